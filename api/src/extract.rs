@@ -1,0 +1,92 @@
+//! Extractors whose rejections are problem documents: JSON bodies, UUID path ids, and the
+//! context every command needs (actor, request id, metadata).
+
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use otop_domain::{Actor, EventMetadata};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::auth::SignedIn;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// `axum::Json`, but a body that is not JSON is a 400 and a body of the wrong shape a 422,
+/// both as problem documents naming what is wrong.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(JsonRejection::JsonDataError(error)) => {
+                Err(ApiError::invalid("body", error.body_text()))
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::Malformed(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            )),
+            Err(other) => Err(ApiError::Malformed(other.body_text())),
+        }
+    }
+}
+
+/// The `{id}` of a path as a UUID; anything else names no resource (404).
+pub struct IdPath(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(text)) => Uuid::parse_str(&text)
+                .map(IdPath)
+                .map_err(|_| ApiError::NotFound(format!("{text:?} is not an id: ids are UUIDs"))),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(ApiError::NotFound(e.body_text()))
+            }
+            Err(other) => Err(ApiError::Internal(other.body_text())),
+        }
+    }
+}
+
+/// The request id the request-id layer assigned (or the client sent).
+pub fn request_id(parts: &Parts) -> String {
+    parts
+        .headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| Uuid::now_v7().to_string())
+}
+
+/// A signed-in actor and the metadata its events will carry.
+pub struct CommandContext {
+    pub actor: Actor,
+    pub metadata: EventMetadata,
+}
+
+impl CommandContext {
+    pub fn metadata_map(&self) -> std::collections::HashMap<String, String> {
+        self.metadata.to_map()
+    }
+}
+
+impl FromRequestParts<AppState> for CommandContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let SignedIn(actor) = SignedIn::from_request_parts(parts, state).await?;
+        let metadata =
+            EventMetadata::for_request(actor.clone(), &request_id(parts), chrono::Utc::now());
+        Ok(CommandContext { actor, metadata })
+    }
+}

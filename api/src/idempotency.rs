@@ -1,0 +1,218 @@
+//! `Idempotency-Key` for every POST, PUT and PATCH (DESIGN.md decision 6).
+//!
+//! The first request with a key claims it in `idempotency_keys` before it runs, and stores its
+//! reply when it ends. A retry with the same key and the same request replays that reply with
+//! `Idempotent-Replayed: true`; while the first is still running, retries wait for it, so fifty
+//! concurrent copies run the command once. The same key with another request is a 422. Keys
+//! are scoped by caller (the token's subject), so two callers never share a reply. A reply
+//! that is a server error is not stored: the client may retry it for real.
+
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::auth::bearer_token;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+const MAX_KEY_CHARS: usize = 255;
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long a retry waits for the first request with its key to finish.
+const WAIT_FOR_FIRST: Duration = Duration::from_secs(30);
+
+/// Runs every request to completion in its own task: a client that hangs up does not cancel
+/// a command half-way (hyper drops the response future; the spawned task goes on).
+pub async fn run_to_completion(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(join_error) => {
+            ApiError::Internal(format!("request task failed: {join_error}")).into_response()
+        }
+    }
+}
+
+pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH) {
+        return next.run(request).await;
+    }
+    let Some(key) = request.headers().get(IDEMPOTENCY_KEY_HEADER) else {
+        return next.run(request).await;
+    };
+    let key = match key.to_str() {
+        Ok(key) if !key.trim().is_empty() && key.chars().count() <= MAX_KEY_CHARS => key.to_string(),
+        _ => {
+            return ApiError::Malformed(format!(
+                "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters"
+            ))
+            .into_response()
+        }
+    };
+    let (parts, body) = request.into_parts();
+    let Some(principal) = principal_of(&state, &parts) else {
+        // An invalid token: let the handler answer 401 as it would without a key.
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return ApiError::Malformed(format!("the body is larger than {MAX_BODY_BYTES} bytes"))
+                .into_response()
+        }
+    };
+    let fingerprint = fingerprint(&parts.method, parts.uri.path(), &body);
+
+    match claim(&state, &principal, &key, &fingerprint).await {
+        Ok(true) => {}
+        Ok(false) => return replay(&state, &principal, &key, &fingerprint).await,
+        Err(error) => return error.into_response(),
+    }
+
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    let (response_parts, response_body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(response_body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            release(&state, &principal, &key).await;
+            return ApiError::Internal(format!("reading the reply: {error}")).into_response();
+        }
+    };
+    if response_parts.status.is_server_error() {
+        release(&state, &principal, &key).await;
+    } else {
+        let content_type = response_parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if let Err(error) = sqlx::query(
+            "UPDATE idempotency_keys
+                SET status_code = $3, content_type = $4, response_body = $5, completed_at = now()
+              WHERE principal = $1 AND idempotency_key = $2",
+        )
+        .bind(&principal)
+        .bind(&key)
+        .bind(response_parts.status.as_u16() as i16)
+        .bind(content_type)
+        .bind(bytes.as_ref())
+        .execute(&state.pool)
+        .await
+        {
+            tracing::error!(%error, principal, key, "storing an idempotent reply failed");
+        }
+    }
+    Response::from_parts(response_parts, Body::from(bytes))
+}
+
+fn principal_of(state: &AppState, parts: &axum::http::request::Parts) -> Option<String> {
+    match bearer_token(parts) {
+        Ok(Some(token)) => state.auth.verify(token).ok().map(|actor| format!("sub:{}", actor.id)),
+        Ok(None) if parts.headers.contains_key("x-otop-signature") => {
+            Some("payment-provider".to_string())
+        }
+        Ok(None) => Some("anonymous".to_string()),
+        Err(_) => None,
+    }
+}
+
+fn fingerprint(method: &Method, path: &str, body: &Bytes) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_str().as_bytes());
+    hasher.update(b" ");
+    hasher.update(path.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hex::encode(hasher.finalize())
+}
+
+/// True when this request now owns the key; false when someone claimed it before.
+async fn claim(state: &AppState, principal: &str, key: &str, fingerprint: &str) -> Result<bool, ApiError> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (principal, idempotency_key, request_fingerprint)
+         VALUES ($1, $2, $3)
+         ON CONFLICT (principal, idempotency_key) DO NOTHING",
+    )
+    .bind(principal)
+    .bind(key)
+    .bind(fingerprint)
+    .execute(&state.pool)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+async fn release(state: &AppState, principal: &str, key: &str) {
+    let deleted = sqlx::query(
+        "DELETE FROM idempotency_keys WHERE principal = $1 AND idempotency_key = $2 AND completed_at IS NULL",
+    )
+    .bind(principal)
+    .bind(key)
+    .execute(&state.pool)
+    .await;
+    if let Err(error) = deleted {
+        tracing::error!(%error, principal, key, "releasing an idempotency key failed");
+    }
+}
+
+async fn replay(state: &AppState, principal: &str, key: &str, fingerprint: &str) -> Response {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let row = match sqlx::query(
+            "SELECT request_fingerprint, status_code, content_type, response_body
+               FROM idempotency_keys WHERE principal = $1 AND idempotency_key = $2",
+        )
+        .bind(principal)
+        .bind(key)
+        .fetch_optional(&state.pool)
+        .await
+        {
+            Ok(row) => row,
+            Err(error) => return ApiError::from(error).into_response(),
+        };
+        let Some(row) = row else {
+            // The first request failed on our side and gave the key back: tell the client to
+            // send it again rather than guessing.
+            return ApiError::Conflict(
+                "the first request with this Idempotency-Key failed; send it again".into(),
+            )
+            .into_response();
+        };
+        let stored_fingerprint: String = row.get("request_fingerprint");
+        if stored_fingerprint != fingerprint {
+            return ApiError::IdempotencyKeyReused(
+                "this Idempotency-Key was already used for a different request".into(),
+            )
+            .into_response();
+        }
+        let status: Option<i16> = row.get("status_code");
+        if let Some(status) = status {
+            let content_type: Option<String> = row.get("content_type");
+            let body: Option<Vec<u8>> = row.get("response_body");
+            let mut response = Response::new(Body::from(body.unwrap_or_default()));
+            *response.status_mut() =
+                StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+            if let Some(value) = content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            response
+                .headers_mut()
+                .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+            return response;
+        }
+        if started.elapsed() > WAIT_FOR_FIRST {
+            return ApiError::Conflict(
+                "a request with this Idempotency-Key is still being processed".into(),
+            )
+            .into_response();
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,16 @@
+//! The otop-market HTTP API: routes, auth, errors, idempotency, and the composition root that
+//! the `otop` binary and the end-to-end tests both start.
+
+pub mod auth;
+pub mod config;
+pub mod extract;
+pub mod idempotency;
+pub mod problem;
+pub mod routes;
+pub mod seed;
+pub mod server;
+pub mod state;
+
+pub use config::Config;
+pub use server::{prepare_database, router, start, RunningServer};
+pub use state::AppState;

@@ -1,0 +1,155 @@
+//! `otop`: serve the marketplace, migrate, seed, print development tokens.
+
+use clap::{Parser, Subcommand};
+use otop_api::auth::AuthKeys;
+use otop_api::{prepare_database, seed, Config};
+use otop_domain::{Actor, Role};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "otop", version, about = "The Surin OTOP marketplace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API.
+    Serve {
+        /// Address to listen on (default: OTOP_BIND, else 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Seed the Surin demo catalog when the store is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply the database migrations.
+    Migrate,
+    /// Load vendors and listings through real commands (default: the Surin demo catalog).
+    Seed {
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+    /// Print a development token.
+    Token {
+        /// shopper, vendor, admin, auditor or analyst.
+        #[arg(long)]
+        role: String,
+        /// The vendor id, for the vendor role.
+        #[arg(long)]
+        vendor: Option<Uuid>,
+        /// The subject; a new UUID when left out.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Validity in hours.
+        #[arg(long, default_value_t = 24 * 30)]
+        hours: i64,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(error) = run(Cli::parse()).await {
+        eprintln!("otop: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::from_env()?;
+    match cli.command {
+        Command::Serve { bind, demo } => {
+            if let Some(bind) = bind {
+                config.bind = bind
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--bind {bind:?} is not an address like 127.0.0.1:8080"))?;
+            }
+            let pool = prepare_database(&config).await?;
+            if demo {
+                let head = otop_projections::log::head_position(&pool).await?;
+                if head == 0 {
+                    let state = otop_api::AppState::new(pool.clone(), config.clone());
+                    let report = seed::seed(&state, seed::DEMO_CATALOG).await?;
+                    tracing::info!(?report, "seeded the Surin demo catalog");
+                } else {
+                    tracing::info!(log_head = head, "the store is not empty: not seeding");
+                }
+            }
+            let server = otop_api::start(config, pool).await?;
+            eprintln!("otop-market listening on http://{}  (API docs: http://{}/docs)", server.addr, server.addr);
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing requests in flight");
+            server.shutdown().await?;
+            Ok(())
+        }
+        Command::Migrate => {
+            prepare_database(&config).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { file } => {
+            let catalog = match file {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
+                None => seed::DEMO_CATALOG.to_string(),
+            };
+            let pool = prepare_database(&config).await?;
+            let state = otop_api::AppState::new(pool, config);
+            let report = seed::seed(&state, &catalog).await?;
+            eprintln!(
+                "seeded {} vendors and {} listings ({} already present)",
+                report.vendors_created, report.listings_created, report.already_present
+            );
+            Ok(())
+        }
+        Command::Token { role, vendor, subject, hours } => {
+            let role = match Role::parse(&role) {
+                Some(Role::System) | None => anyhow::bail!(
+                    "--role {role:?}: use shopper, vendor, admin, auditor or analyst"
+                ),
+                Some(role) => role,
+            };
+            let subject = subject.unwrap_or_else(|| Uuid::now_v7().to_string());
+            let actor = match (role, vendor) {
+                (Role::Vendor, Some(vendor_id)) => Actor::vendor(subject, vendor_id),
+                (Role::Vendor, None) => anyhow::bail!("a vendor token needs --vendor VENDOR_ID"),
+                (role, _) => Actor::new(subject, role),
+            };
+            let keys = AuthKeys::new(&config.jwt_secret);
+            let token = keys
+                .issue(&actor, chrono::Duration::hours(hours))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,175 @@
+//! The API's one error type, and the one place where errors become HTTP responses:
+//! `application/problem+json` bodies in the style of RFC 9457.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use otop_domain::{DomainError, FieldError};
+use otop_projections::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+const PROBLEM_BASE: &str = "https://otop.market/problems/";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request could not be read at all (bad JSON, wrong content type, bad header).
+    #[error("{0}")]
+    Malformed(String),
+    /// Values were read but are not acceptable.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The command conflicts with the current state (invalid transition, stale value, race).
+    #[error("{0}")]
+    Conflict(String),
+    /// An Idempotency-Key was reused for a different request.
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
+    /// The request is fine but the system cannot serve it right now.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ProblemField>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemField {
+    pub field: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Invalid(vec![FieldError::new(field, message)])
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-request", "Malformed request"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Not signed in"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict with the current state"),
+            ApiError::IdempotencyKeyReused(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused with a different request",
+            ),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        let (status, slug, title) = self.parts();
+        let (detail, errors) = match self {
+            ApiError::Invalid(fields) => (
+                fields
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                Some(
+                    fields
+                        .iter()
+                        .map(|f| ProblemField {
+                            field: f.field.clone(),
+                            message: f.message.clone(),
+                        })
+                        .collect(),
+                ),
+            ),
+            // Never leak internals to the client; they are in the log.
+            ApiError::Internal(_) => ("something went wrong on our side".to_string(), None),
+            other => (other.to_string(), None),
+        };
+        Problem {
+            problem_type: format!("{PROBLEM_BASE}{slug}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = %cause, "internal error");
+        }
+        let problem = self.to_problem();
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        (
+            self.status(),
+            [(header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE)],
+            body,
+        )
+            .into_response()
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::NotFound { kind } => ApiError::NotFound(format!("no such {kind}")),
+            DomainError::AlreadyExists { kind } => {
+                ApiError::Conflict(format!("this {kind} already exists"))
+            }
+            DomainError::Forbidden(message) => ApiError::Forbidden(message),
+            DomainError::Invalid(fields) => ApiError::Invalid(fields),
+            error @ (DomainError::InvalidTransition(_)
+            | DomainError::StaleStock { .. }
+            | DomainError::InsufficientStock { .. }) => ApiError::Conflict(error.to_string()),
+        }
+    }
+}
+
+impl From<StoreError<DomainError>> for ApiError {
+    fn from(error: StoreError<DomainError>) -> Self {
+        match error {
+            StoreError::Domain(domain) => domain.into(),
+            StoreError::Conflict { .. } => ApiError::Conflict(error.to_string()),
+            StoreError::Database(db) => database_error(db),
+            StoreError::Corrupt(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        database_error(error)
+    }
+}
+
+fn database_error(error: sqlx::Error) -> ApiError {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            ApiError::Unavailable(format!("the database is not reachable: {error}"))
+        }
+        other => ApiError::Internal(other.to_string()),
+    }
+}

@@ -1,0 +1,417 @@
+//! `/v1/listings`: a vendor's products, their price and stock, and the office's take-downs.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use otop_domain::listing::{ListingDetails, ListingDetailsPatch, ListingState, StockChange};
+use otop_domain::values::{
+    parse_image_urls, parse_optional_text, parse_stock, parse_tags, parse_text, parse_weight_grams,
+    CategoryCode, Satang, Stars, SubtypeCode, DESCRIPTION_MAX_CHARS, REASON_MAX_CHARS,
+    TITLE_MAX_CHARS,
+};
+use otop_domain::{Actor, ListingCommand, ListingStatus, Role, Validator, VendorStanding};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{CommandReply, ReasonRequest};
+use crate::auth::{require_role, MaybeSignedIn};
+use crate::extract::{ApiJson, CommandContext, IdPath};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub const TAG: &str = "listings";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateListingRequest {
+    /// Optional: keep an id from another system (seeding does). A UUID v7 is made otherwise.
+    pub id: Option<Uuid>,
+    pub title_th: String,
+    pub title_en: Option<String>,
+    pub description_th: Option<String>,
+    pub description_en: Option<String>,
+    /// FOOD, BEV, TEXTILE, CRAFT or HERBAL.
+    pub category_code: String,
+    /// A sub-type of the category, e.g. TEX_SILK_MUDMEE.
+    pub subtype_code: String,
+    /// Price in satang (1 THB = 100 satang).
+    pub price_satang: i64,
+    /// Units available to sell.
+    pub stock: i64,
+    pub weight_grams: Option<i64>,
+    /// OTOP Product Champion stars, 1 to 5.
+    pub otop_stars: Option<i64>,
+    pub tags: Option<Vec<String>>,
+    pub image_urls: Option<Vec<String>>,
+}
+
+impl CreateListingRequest {
+    fn parse(self) -> Result<(ListingDetails, Satang, u32), ApiError> {
+        let mut v = Validator::new();
+        let title_th = v.check(parse_text("title_th", &self.title_th, TITLE_MAX_CHARS));
+        let title_en = v.check(parse_optional_text("title_en", self.title_en.as_deref(), TITLE_MAX_CHARS));
+        let description_th = v.check(parse_optional_text(
+            "description_th",
+            self.description_th.as_deref(),
+            DESCRIPTION_MAX_CHARS,
+        ));
+        let description_en = v.check(parse_optional_text(
+            "description_en",
+            self.description_en.as_deref(),
+            DESCRIPTION_MAX_CHARS,
+        ));
+        let category_code = v.check(CategoryCode::parse("category_code", &self.category_code));
+        let subtype_code = category_code
+            .as_ref()
+            .and_then(|category| v.check(SubtypeCode::parse("subtype_code", &self.subtype_code, category)));
+        let price = v.check(Satang::parse("price_satang", self.price_satang));
+        let stock = v.check(parse_stock("stock", self.stock));
+        let weight_grams = v.check(self.weight_grams.map(|w| parse_weight_grams("weight_grams", w)).transpose());
+        let otop_stars = v.check(self.otop_stars.map(|s| Stars::parse("otop_stars", s)).transpose());
+        let tags = v.check(parse_tags("tags", self.tags.as_deref().unwrap_or_default()));
+        let image_urls = v.check(parse_image_urls("image_urls", self.image_urls.as_deref().unwrap_or_default()));
+        v.finish()?;
+        let missing = || ApiError::Internal("validator passed with a missing field".into());
+        let details = ListingDetails {
+            title_th: title_th.ok_or_else(missing)?,
+            title_en: title_en.ok_or_else(missing)?,
+            description_th: description_th.ok_or_else(missing)?,
+            description_en: description_en.ok_or_else(missing)?,
+            category_code: category_code.ok_or_else(missing)?,
+            subtype_code: subtype_code.ok_or_else(missing)?,
+            weight_grams: weight_grams.ok_or_else(missing)?,
+            otop_stars: otop_stars.ok_or_else(missing)?,
+            tags: tags.ok_or_else(missing)?,
+            image_urls: image_urls.ok_or_else(missing)?,
+        };
+        Ok((details, price.ok_or_else(missing)?, stock.ok_or_else(missing)?))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateListingRequest {
+    pub title_th: Option<String>,
+    pub title_en: Option<String>,
+    pub description_th: Option<String>,
+    pub description_en: Option<String>,
+    pub category_code: Option<String>,
+    /// Must belong to the category (the new one, when the category changes too).
+    pub subtype_code: Option<String>,
+    pub weight_grams: Option<i64>,
+    pub otop_stars: Option<i64>,
+    pub tags: Option<Vec<String>>,
+    pub image_urls: Option<Vec<String>>,
+}
+
+impl UpdateListingRequest {
+    fn parse(self, current: Option<&ListingState>) -> Result<ListingDetailsPatch, ApiError> {
+        let mut v = Validator::new();
+        let category_code = self
+            .category_code
+            .and_then(|c| v.check(CategoryCode::parse("category_code", &c)));
+        let effective_category = category_code
+            .clone()
+            .or_else(|| current.map(|s| s.details.category_code.clone()));
+        let subtype_code = match (self.subtype_code, &effective_category) {
+            (Some(raw), Some(category)) => v.check(SubtypeCode::parse("subtype_code", &raw, category)),
+            _ => None,
+        };
+        let patch = ListingDetailsPatch {
+            title_th: self.title_th.and_then(|t| v.check(parse_text("title_th", &t, TITLE_MAX_CHARS))),
+            title_en: self.title_en.and_then(|t| v.check(parse_text("title_en", &t, TITLE_MAX_CHARS))),
+            description_th: self
+                .description_th
+                .and_then(|t| v.check(parse_text("description_th", &t, DESCRIPTION_MAX_CHARS))),
+            description_en: self
+                .description_en
+                .and_then(|t| v.check(parse_text("description_en", &t, DESCRIPTION_MAX_CHARS))),
+            category_code,
+            subtype_code,
+            weight_grams: self.weight_grams.and_then(|w| v.check(parse_weight_grams("weight_grams", w))),
+            otop_stars: self.otop_stars.and_then(|s| v.check(Stars::parse("otop_stars", s))),
+            tags: self.tags.and_then(|t| v.check(parse_tags("tags", &t))),
+            image_urls: self.image_urls.and_then(|u| v.check(parse_image_urls("image_urls", &u))),
+        };
+        v.finish()?;
+        Ok(patch)
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceRequest {
+    pub price_satang: i64,
+}
+
+/// Exactly one of `set` and `delta`; `expected` makes it a compare-and-set on available stock.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockRequest {
+    pub set: Option<i64>,
+    pub delta: Option<i64>,
+    pub expected: Option<i64>,
+}
+
+impl StockRequest {
+    fn parse(self) -> Result<(StockChange, Option<u32>), ApiError> {
+        let mut v = Validator::new();
+        let change = match (self.set, self.delta) {
+            (Some(set), None) => v.check(parse_stock("set", set)).map(StockChange::Set),
+            (None, Some(delta)) if delta.unsigned_abs() <= u64::from(otop_domain::values::MAX_STOCK) => {
+                Some(StockChange::Delta(delta))
+            }
+            (None, Some(_)) => {
+                v.push(otop_domain::FieldError::new("delta", "is too large"));
+                None
+            }
+            _ => {
+                v.push(otop_domain::FieldError::new("set", "give exactly one of `set` and `delta`"));
+                None
+            }
+        };
+        let expected = v.check(self.expected.map(|e| parse_stock("expected", e)).transpose());
+        v.finish()?;
+        match (change, expected) {
+            (Some(change), Some(expected)) => Ok((change, expected)),
+            _ => Err(ApiError::Internal("validator passed with a missing field".into())),
+        }
+    }
+}
+
+/// A listing as its owner, admins and (once published) everyone see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListingView {
+    pub id: Uuid,
+    pub vendor_id: Uuid,
+    pub status: String,
+    pub title_th: String,
+    pub title_en: Option<String>,
+    pub description_th: Option<String>,
+    pub description_en: Option<String>,
+    pub category_code: String,
+    pub subtype_code: String,
+    pub price_satang: u64,
+    /// Units free to sell now.
+    pub available_stock: u32,
+    /// Units held for orders not yet shipped.
+    pub reserved_stock: u64,
+    pub units_sold: u64,
+    pub weight_grams: Option<u32>,
+    pub otop_stars: Option<u8>,
+    pub tags: Vec<String>,
+    pub image_urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub take_down_reason: Option<String>,
+}
+
+impl From<&ListingState> for ListingView {
+    fn from(state: &ListingState) -> Self {
+        ListingView {
+            id: state.id,
+            vendor_id: state.vendor_id,
+            status: state.status.as_str().to_string(),
+            title_th: state.details.title_th.clone(),
+            title_en: state.details.title_en.clone(),
+            description_th: state.details.description_th.clone(),
+            description_en: state.details.description_en.clone(),
+            category_code: state.details.category_code.as_str().to_string(),
+            subtype_code: state.details.subtype_code.as_str().to_string(),
+            price_satang: state.price.get(),
+            available_stock: state.available,
+            reserved_stock: state.reserved(),
+            units_sold: state.sold,
+            weight_grams: state.details.weight_grams,
+            otop_stars: state.details.otop_stars.map(Stars::get),
+            tags: state.details.tags.clone(),
+            image_urls: state.details.image_urls.clone(),
+            take_down_reason: state.take_down_reason.clone(),
+        }
+    }
+}
+
+/// The standing of the vendor the actor speaks for; refuses actors that are not vendors.
+async fn own_vendor_standing(state: &AppState, actor: &Actor, what: &str) -> Result<VendorStanding, ApiError> {
+    require_role(actor, &[Role::Vendor], what)?;
+    let vendor_id = actor
+        .vendor_id
+        .ok_or_else(|| ApiError::Forbidden("the token names no vendor".into()))?;
+    let loaded = state.vendors.load(&vendor_id.to_string()).await?;
+    loaded
+        .aggregate
+        .state()
+        .map(VendorStanding::of)
+        .ok_or_else(|| ApiError::Forbidden(format!("vendor {vendor_id} has not applied")))
+}
+
+async fn run(
+    state: &AppState,
+    listing_id: Uuid,
+    command: ListingCommand,
+    ctx: &CommandContext,
+) -> Result<CommandReply, ApiError> {
+    let outcome = state
+        .listings
+        .execute(&listing_id.to_string(), command, &ctx.metadata_map())
+        .await?;
+    let status = outcome
+        .aggregate
+        .state()
+        .map(|s| s.status.as_str().to_string())
+        .unwrap_or_default();
+    tracing::info!(listing_id = %listing_id, position = outcome.position, status, "listing command");
+    Ok(CommandReply {
+        id: listing_id,
+        position: outcome.position,
+        status,
+    })
+}
+
+/// Create a listing as a draft (vendor).
+#[utoipa::path(post, path = "/v1/listings", tag = TAG, request_body = CreateListingRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "replay-safe retries")),
+    responses((status = 201, body = CommandReply), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_listing(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<CreateListingRequest>,
+) -> Result<(StatusCode, Json<CommandReply>), ApiError> {
+    let vendor = own_vendor_standing(&state, &ctx.actor, "creating a listing").await?;
+    let listing_id = body.id.unwrap_or_else(Uuid::now_v7);
+    let (details, price, stock) = body.parse()?;
+    let command = ListingCommand::Create {
+        listing_id,
+        actor: ctx.actor.clone(),
+        vendor,
+        details,
+        price,
+        stock,
+    };
+    let reply = run(&state, listing_id, command, &ctx).await?;
+    Ok((StatusCode::CREATED, Json(reply)))
+}
+
+/// Change detail fields (owner).
+#[utoipa::path(patch, path = "/v1/listings/{id}", tag = TAG, params(("id" = Uuid, Path)), request_body = UpdateListingRequest,
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn update_listing(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<UpdateListingRequest>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let loaded = state.listings.load(&id.to_string()).await?;
+    let patch = body.parse(loaded.aggregate.state())?;
+    let command = ListingCommand::UpdateDetails { actor: ctx.actor.clone(), patch };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// Set the price (owner). Orders already placed keep the price they were placed at.
+#[utoipa::path(put, path = "/v1/listings/{id}/price", tag = TAG, params(("id" = Uuid, Path)), request_body = PriceRequest,
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn change_price(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<PriceRequest>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let price = Satang::parse("price_satang", body.price_satang).map_err(|e| ApiError::Invalid(vec![e]))?;
+    let command = ListingCommand::ChangePrice { actor: ctx.actor.clone(), price };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// Set or adjust available stock (owner); `expected` makes it a compare-and-set (409 if stale).
+#[utoipa::path(post, path = "/v1/listings/{id}/stock", tag = TAG, params(("id" = Uuid, Path)), request_body = StockRequest,
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn change_stock(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<StockRequest>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let (change, expected) = body.parse()?;
+    let command = ListingCommand::ChangeStock { actor: ctx.actor.clone(), change, expected };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// Publish (owner): only an approved vendor's listings can be published.
+#[utoipa::path(post, path = "/v1/listings/{id}/publish", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn publish_listing(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+) -> Result<Json<CommandReply>, ApiError> {
+    let vendor = own_vendor_standing(&state, &ctx.actor, "publishing a listing").await?;
+    let command = ListingCommand::Publish { actor: ctx.actor.clone(), vendor };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// Unpublish (owner).
+#[utoipa::path(post, path = "/v1/listings/{id}/unpublish", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn unpublish_listing(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+) -> Result<Json<CommandReply>, ApiError> {
+    let command = ListingCommand::Unpublish { actor: ctx.actor.clone() };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// Archive for good (owner).
+#[utoipa::path(post, path = "/v1/listings/{id}/archive", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn archive_listing(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+) -> Result<Json<CommandReply>, ApiError> {
+    let command = ListingCommand::Archive { actor: ctx.actor.clone() };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// Take a listing down (admin).
+#[utoipa::path(post, path = "/v1/listings/{id}/take-down", tag = TAG, params(("id" = Uuid, Path)), request_body = ReasonRequest,
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn take_down_listing(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<ReasonRequest>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let reason = parse_text("reason", &body.reason, REASON_MAX_CHARS).map_err(|e| ApiError::Invalid(vec![e]))?;
+    let command = ListingCommand::TakeDown { actor: ctx.actor.clone(), reason };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// One listing: public once published; its owner and admins see it in every status.
+#[utoipa::path(get, path = "/v1/listings/{id}", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = ListingView), (status = 404, body = Problem)))]
+pub async fn get_listing(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    MaybeSignedIn(viewer): MaybeSignedIn,
+) -> Result<Json<ListingView>, ApiError> {
+    let loaded = state.listings.load(&id.to_string()).await?;
+    let not_found = || ApiError::NotFound("no such listing".into());
+    let listing = loaded.aggregate.state().ok_or_else(not_found)?;
+    let may_see = listing.status == ListingStatus::Published
+        || viewer
+            .as_ref()
+            .is_some_and(|a| a.is_admin() || a.speaks_for_vendor(listing.vendor_id));
+    if !may_see {
+        return Err(not_found());
+    }
+    Ok(Json(ListingView::from(listing)))
+}

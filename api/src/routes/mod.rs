@@ -1,0 +1,49 @@
+//! HTTP handlers, one module per resource.
+
+pub mod health;
+pub mod listings;
+pub mod vendors;
+
+use axum::body::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::problem::ApiError;
+
+/// The reply to every command: the id it acted on, the log position it wrote (wait for it
+/// with `?min_position=` on queries) and the resource's status after it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommandReply {
+    pub id: Uuid,
+    pub position: i64,
+    pub status: String,
+}
+
+/// Bodies that may be left out entirely (`POST .../close` with no reason, say).
+pub fn optional_json<T: DeserializeOwned>(body: &Bytes) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body).map(Some).map_err(|error| {
+        if error.is_data() {
+            ApiError::invalid("body", error.to_string())
+        } else {
+            ApiError::Malformed(format!("the body is not JSON: {error}"))
+        }
+    })
+}
+
+/// `{"reason": "..."}`, required and length-limited.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    pub reason: String,
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptionalReasonRequest {
+    pub reason: Option<String>,
+}

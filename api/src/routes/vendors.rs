@@ -1,0 +1,333 @@
+//! `/v1/vendors`: applying, the provincial office's decisions, profile changes.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use otop_domain::values::{
+    parse_optional_text, parse_text, DistrictCode, Email, Phone, ProducerType, PromptPayId,
+    NAME_MAX_CHARS, REASON_MAX_CHARS,
+};
+use otop_domain::vendor::{VendorProfile, VendorProfilePatch, VendorState};
+use otop_domain::{reference, Actor, Validator, VendorCommand, VendorStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{optional_json, CommandReply, OptionalReasonRequest, ReasonRequest};
+use crate::auth::MaybeSignedIn;
+use crate::extract::{ApiJson, CommandContext, IdPath};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub const TAG: &str = "vendors";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyVendorRequest {
+    /// Optional: keep an id from another system (seeding does). A UUID v7 is made otherwise.
+    pub id: Option<Uuid>,
+    pub name_th: String,
+    pub name_en: Option<String>,
+    /// One of the 17 district codes of Surin, 3201 to 3217.
+    pub district_code: String,
+    /// community_group, sole_owner or sme.
+    pub producer_type: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub payout_promptpay: Option<String>,
+}
+
+impl ApplyVendorRequest {
+    fn parse(self) -> Result<VendorProfile, ApiError> {
+        let mut v = Validator::new();
+        let name_th = v.check(parse_text("name_th", &self.name_th, NAME_MAX_CHARS));
+        let name_en = v.check(parse_optional_text("name_en", self.name_en.as_deref(), NAME_MAX_CHARS));
+        let district_code = v.check(DistrictCode::parse("district_code", &self.district_code));
+        let producer_type = v.check(ProducerType::parse("producer_type", &self.producer_type));
+        let phone = v.check(Phone::parse("phone", &self.phone));
+        let email = v.check(self.email.as_deref().map(|e| Email::parse("email", e)).transpose());
+        let payout = v.check(
+            self.payout_promptpay
+                .as_deref()
+                .map(|p| PromptPayId::parse("payout_promptpay", p))
+                .transpose(),
+        );
+        v.finish()?;
+        match (name_th, name_en, district_code, producer_type, phone, email, payout) {
+            (Some(name_th), Some(name_en), Some(district_code), Some(producer_type), Some(phone), Some(email), Some(payout_promptpay)) => {
+                Ok(VendorProfile {
+                    name_th,
+                    name_en,
+                    district_code,
+                    producer_type,
+                    phone,
+                    email,
+                    payout_promptpay,
+                })
+            }
+            _ => Err(ApiError::Internal("validator passed with a missing field".into())),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVendorRequest {
+    pub name_th: Option<String>,
+    pub name_en: Option<String>,
+    pub district_code: Option<String>,
+    pub producer_type: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub payout_promptpay: Option<String>,
+}
+
+impl UpdateVendorRequest {
+    fn parse(self) -> Result<VendorProfilePatch, ApiError> {
+        let mut v = Validator::new();
+        let patch = VendorProfilePatch {
+            name_th: self.name_th.and_then(|t| v.check(parse_text("name_th", &t, NAME_MAX_CHARS))),
+            name_en: self.name_en.and_then(|t| v.check(parse_text("name_en", &t, NAME_MAX_CHARS))),
+            district_code: self
+                .district_code
+                .and_then(|t| v.check(DistrictCode::parse("district_code", &t))),
+            producer_type: self
+                .producer_type
+                .and_then(|t| v.check(ProducerType::parse("producer_type", &t))),
+            phone: self.phone.and_then(|t| v.check(Phone::parse("phone", &t))),
+            email: self.email.and_then(|t| v.check(Email::parse("email", &t))),
+            payout_promptpay: self
+                .payout_promptpay
+                .and_then(|t| v.check(PromptPayId::parse("payout_promptpay", &t))),
+        };
+        v.finish()?;
+        Ok(patch)
+    }
+}
+
+/// A vendor as shoppers, the vendor itself and the provincial office see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VendorView {
+    pub id: Uuid,
+    pub status: String,
+    pub name_th: String,
+    pub name_en: Option<String>,
+    pub district_code: String,
+    pub district_name_th: String,
+    pub district_name_en: String,
+    pub producer_type: String,
+    pub phone: String,
+    pub email: Option<String>,
+    /// Shown only to the vendor itself and admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payout_promptpay: Option<String>,
+    /// Why it was last rejected, suspended or closed. Shown only to the vendor and admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// How many of its listings are published.
+    pub published_listings: i64,
+}
+
+fn vendor_view(state: &VendorState, viewer: Option<&Actor>, published_listings: i64) -> VendorView {
+    let private = viewer.is_some_and(|a| a.is_admin() || a.speaks_for_vendor(state.id));
+    let district = reference::district(state.profile.district_code.as_str());
+    VendorView {
+        id: state.id,
+        status: state.status.as_str().to_string(),
+        name_th: state.profile.name_th.clone(),
+        name_en: state.profile.name_en.clone(),
+        district_code: state.profile.district_code.as_str().to_string(),
+        district_name_th: district.map(|d| d.name_th.clone()).unwrap_or_default(),
+        district_name_en: district.map(|d| d.name_en.clone()).unwrap_or_default(),
+        producer_type: state.profile.producer_type.as_str().to_string(),
+        phone: state.profile.phone.as_str().to_string(),
+        email: state.profile.email.as_ref().map(|e| e.as_str().to_string()),
+        payout_promptpay: private
+            .then(|| state.profile.payout_promptpay.as_ref().map(|p| p.as_str().to_string()))
+            .flatten(),
+        status_reason: private.then(|| state.status_reason.clone()).flatten(),
+        published_listings,
+    }
+}
+
+fn reason(field: &str, raw: &str) -> Result<String, ApiError> {
+    parse_text(field, raw, REASON_MAX_CHARS).map_err(|e| ApiError::Invalid(vec![e]))
+}
+
+async fn run(
+    state: &AppState,
+    vendor_id: Uuid,
+    command: VendorCommand,
+    ctx: &CommandContext,
+) -> Result<CommandReply, ApiError> {
+    let outcome = state
+        .vendors
+        .execute(&vendor_id.to_string(), command, &ctx.metadata_map())
+        .await?;
+    let status = outcome
+        .aggregate
+        .state()
+        .map(|s| s.status.as_str().to_string())
+        .unwrap_or_default();
+    tracing::info!(vendor_id = %vendor_id, position = outcome.position, status, "vendor command");
+    Ok(CommandReply {
+        id: vendor_id,
+        position: outcome.position,
+        status,
+    })
+}
+
+/// Apply to sell on the marketplace.
+#[utoipa::path(post, path = "/v1/vendors", tag = TAG, request_body = ApplyVendorRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "replay-safe retries")),
+    responses((status = 201, body = CommandReply), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn apply_vendor(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<ApplyVendorRequest>,
+) -> Result<(StatusCode, Json<CommandReply>), ApiError> {
+    let vendor_id = body.id.unwrap_or_else(Uuid::now_v7);
+    let profile = body.parse()?;
+    let command = VendorCommand::Apply {
+        vendor_id,
+        profile,
+        actor: ctx.actor.clone(),
+    };
+    let reply = run(&state, vendor_id, command, &ctx).await?;
+    Ok((StatusCode::CREATED, Json(reply)))
+}
+
+/// Approve an applicant (admin).
+#[utoipa::path(post, path = "/v1/vendors/{id}/approve", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn approve_vendor(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+) -> Result<Json<CommandReply>, ApiError> {
+    let command = VendorCommand::Approve { actor: ctx.actor.clone() };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// Reject an applicant (admin).
+#[utoipa::path(post, path = "/v1/vendors/{id}/reject", tag = TAG, params(("id" = Uuid, Path)), request_body = ReasonRequest,
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn reject_vendor(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<ReasonRequest>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let command = VendorCommand::Reject { actor: ctx.actor.clone(), reason: reason("reason", &body.reason)? };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// Suspend an approved vendor (admin): its listings cannot be published or sold.
+#[utoipa::path(post, path = "/v1/vendors/{id}/suspend", tag = TAG, params(("id" = Uuid, Path)), request_body = ReasonRequest,
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn suspend_vendor(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<ReasonRequest>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let command = VendorCommand::Suspend { actor: ctx.actor.clone(), reason: reason("reason", &body.reason)? };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// Reinstate a suspended vendor (admin).
+#[utoipa::path(post, path = "/v1/vendors/{id}/reinstate", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn reinstate_vendor(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+) -> Result<Json<CommandReply>, ApiError> {
+    let command = VendorCommand::Reinstate { actor: ctx.actor.clone() };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// Close a vendor for good (admin, or the vendor itself).
+#[utoipa::path(post, path = "/v1/vendors/{id}/close", tag = TAG, params(("id" = Uuid, Path)), request_body(content = Option<OptionalReasonRequest>),
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn close_vendor(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+    body: Bytes,
+) -> Result<Json<CommandReply>, ApiError> {
+    let body: Option<OptionalReasonRequest> = optional_json(&body)?;
+    let reason_text = match body.and_then(|b| b.reason) {
+        Some(text) => parse_optional_text("reason", Some(&text), REASON_MAX_CHARS)
+            .map_err(|e| ApiError::Invalid(vec![e]))?,
+        None => None,
+    };
+    let command = VendorCommand::Close { actor: ctx.actor.clone(), reason: reason_text };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// Change profile fields (the vendor itself, or an admin).
+#[utoipa::path(patch, path = "/v1/vendors/{id}", tag = TAG, params(("id" = Uuid, Path)), request_body = UpdateVendorRequest,
+    responses((status = 200, body = CommandReply), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn update_vendor(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<UpdateVendorRequest>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let command = VendorCommand::UpdateProfile { actor: ctx.actor.clone(), patch: body.parse()? };
+    run(&state, id, command, &ctx).await.map(Json)
+}
+
+/// One vendor: public once approved; the vendor itself and admins see it in every status.
+#[utoipa::path(get, path = "/v1/vendors/{id}", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = VendorView), (status = 404, body = Problem)))]
+pub async fn get_vendor(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    MaybeSignedIn(viewer): MaybeSignedIn,
+) -> Result<Json<VendorView>, ApiError> {
+    let loaded = state.vendors.load(&id.to_string()).await?;
+    let not_found = || ApiError::NotFound("no such vendor".into());
+    let vendor = loaded.aggregate.state().ok_or_else(not_found)?;
+    let may_see = vendor.status == VendorStatus::Approved
+        || viewer.as_ref().is_some_and(|a| a.is_admin() || a.speaks_for_vendor(id));
+    if !may_see {
+        return Err(not_found());
+    }
+    let published = published_listings(&state, id).await?;
+    Ok(Json(vendor_view(vendor, viewer.as_ref(), published)))
+}
+
+/// Counts the vendor's published listings straight from the log (the vendor directory read
+/// model replaces this once the read side lands).
+async fn published_listings(state: &AppState, vendor_id: Uuid) -> Result<i64, ApiError> {
+    let count: i64 = sqlx::query_scalar(
+        "WITH owned AS (
+             SELECT aggregate_id FROM events
+              WHERE aggregate_type = 'Listing' AND event_type = 'ListingCreated'
+                AND payload -> 'ListingCreated' ->> 'vendor_id' = $1
+         ), latest AS (
+             SELECT DISTINCT ON (e.aggregate_id) e.event_type
+               FROM events e JOIN owned o ON o.aggregate_id = e.aggregate_id
+              WHERE e.aggregate_type = 'Listing'
+                AND e.event_type IN ('ListingCreated', 'ListingPublished', 'ListingUnpublished',
+                                     'ListingArchived', 'ListingTakenDown')
+              ORDER BY e.aggregate_id, e.sequence DESC
+         )
+         SELECT count(*) FROM latest WHERE event_type = 'ListingPublished'",
+    )
+    .bind(vendor_id.to_string())
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(count)
+}

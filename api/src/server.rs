@@ -1,0 +1,158 @@
+//! The composition root: the router with its middleware, the OpenAPI document, and a server
+//! that starts (creating and migrating the database) and stops gracefully.
+
+use std::net::SocketAddr;
+
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::extract::REQUEST_ID_HEADER;
+use crate::idempotency::{idempotency, run_to_completion};
+use crate::problem::ApiError;
+use crate::routes::{health, listings, vendors};
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "otop-market",
+        version = "1",
+        description = "The Surin OTOP marketplace API. Money is integer satang; errors are application/problem+json."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "vendors", description = "Producer groups and the provincial office's decisions"),
+        (name = "listings", description = "Products, prices and stock"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every route, documented; `openapi()` returns the same document `/openapi.json` serves.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(vendors::apply_vendor))
+        .routes(routes!(vendors::get_vendor, vendors::update_vendor))
+        .routes(routes!(vendors::approve_vendor))
+        .routes(routes!(vendors::reject_vendor))
+        .routes(routes!(vendors::suspend_vendor))
+        .routes(routes!(vendors::reinstate_vendor))
+        .routes(routes!(vendors::close_vendor))
+        .routes(routes!(listings::create_listing))
+        .routes(routes!(listings::get_listing, listings::update_listing))
+        .routes(routes!(listings::change_price))
+        .routes(routes!(listings::change_stock))
+        .routes(routes!(listings::publish_listing))
+        .routes(routes!(listings::unpublish_listing))
+        .routes(routes!(listings::archive_listing))
+        .routes(routes!(listings::take_down_listing))
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, openapi) = api_router().split_for_parts();
+    let routes = routes
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::Malformed("this method is not allowed on this path".into())
+        })
+        .layer(from_fn_with_state(state.clone(), idempotency))
+        .with_state(state);
+    Router::new()
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(routes)
+        .layer(from_fn(run_to_completion))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id,
+                )
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Connects to the database named in `config`, creating and migrating it as needed.
+pub async fn prepare_database(config: &Config) -> anyhow::Result<sqlx::PgPool> {
+    otop_projections::db::create_database_if_missing(&config.database_url).await?;
+    let pool =
+        otop_projections::db::connect(&config.database_url, config.database_max_connections).await?;
+    otop_projections::db::migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// A server running in the background; dropping it does not stop it, `shutdown` does.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting connections, lets requests in flight finish, and waits.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Binds `config.bind` (port 0 picks a free port) and serves until `shutdown`.
+pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(config.bind).await?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(pool, config);
+    let app = router(state.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "listening");
+    Ok(RunningServer { addr, state, stop, task })
+}

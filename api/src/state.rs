@@ -1,0 +1,33 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use otop_domain::{Listing, Order, Vendor};
+use otop_projections::AggregateStore;
+use sqlx::PgPool;
+
+use crate::auth::AuthKeys;
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    pub auth: Arc<AuthKeys>,
+    pub vendors: Arc<AggregateStore<Vendor>>,
+    pub listings: Arc<AggregateStore<Listing>>,
+    pub orders: Arc<AggregateStore<Order>>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: Config) -> Self {
+        AppState {
+            auth: Arc::new(AuthKeys::new(&config.jwt_secret)),
+            vendors: Arc::new(AggregateStore::new(pool.clone())),
+            listings: Arc::new(AggregateStore::new(pool.clone())),
+            orders: Arc::new(AggregateStore::new(pool.clone())),
+            config: Arc::new(config),
+            pool,
+        }
+    }
+}
