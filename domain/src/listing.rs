@@ -384,10 +384,11 @@ impl Listing {
                     StockChange::Delta(delta) => i64::from(state.available).saturating_add(delta),
                 };
                 if available < 0 {
+                    // Saturating: a delta near i64::MIN or i64::MAX must be refused, not overflow.
+                    let removed = i64::from(state.available).saturating_sub(available);
                     return Err(DomainError::InsufficientStock {
                         available: state.available,
-                        requested: u32::try_from(i64::from(state.available).saturating_sub(available))
-                            .unwrap_or(u32::MAX),
+                        requested: u32::try_from(removed).unwrap_or(u32::MAX),
                     });
                 }
                 if available > i64::from(MAX_STOCK) {

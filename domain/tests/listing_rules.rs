@@ -15,13 +15,13 @@ use cqrs_es::Aggregate;
 use otop_domain::listing::{ListingDetails, ListingDetailsPatch, StockChange};
 use otop_domain::values::{CategoryCode, Satang, Stars, SubtypeCode, MAX_STOCK};
 use otop_domain::{
-    Actor, DomainError, Listing, ListingCommand, ListingEvent, ListingStatus, Role,
-    VendorStanding, VendorStatus,
+    Actor, DomainError, Listing, ListingCommand, ListingEvent, ListingStatus, Role, VendorStanding,
+    VendorStatus,
 };
 use proptest::prelude::*;
 use uuid::Uuid;
 
-use Cell::{AlreadyExists as AE, Forbidden as F, Nothing as N, NotFound as NF, Transition as T};
+use Cell::{AlreadyExists as AE, Forbidden as F, NotFound as NF, Nothing as N, Transition as T};
 use ListingStatus::{Archived, Draft, Published, TakenDown, Unpublished};
 
 const VENDOR_ID: Uuid = Uuid::from_u128(0x0002_0000_0000_0000_0000_0000_0000_0001);
@@ -149,7 +149,10 @@ fn history(status: ListingStatus) -> Vec<ListingEvent> {
     match status {
         Draft => {}
         Published => events.push(ListingEvent::ListingPublished),
-        Unpublished => events.extend([ListingEvent::ListingPublished, ListingEvent::ListingUnpublished]),
+        Unpublished => events.extend([
+            ListingEvent::ListingPublished,
+            ListingEvent::ListingUnpublished,
+        ]),
         Archived => events.push(ListingEvent::ListingArchived),
         TakenDown => events.push(ListingEvent::ListingTakenDown {
             reason: TAKE_DOWN_REASON.into(),
@@ -263,7 +266,9 @@ fn command(cmd: Cmd, actor: Actor) -> ListingCommand {
 fn success(cmd: Cmd) -> Vec<ListingEvent> {
     match cmd {
         Cmd::Create => vec![created()],
-        Cmd::UpdateDetails => vec![ListingEvent::ListingDetailsUpdated { patch: title_patch() }],
+        Cmd::UpdateDetails => vec![ListingEvent::ListingDetailsUpdated {
+            patch: title_patch(),
+        }],
         Cmd::ChangePrice => vec![ListingEvent::ListingPriceChanged {
             previous: satang(PRICE),
             price: satang(NEW_PRICE),
@@ -298,7 +303,13 @@ fn run_table(rows: &[Row]) {
         for (state, cell) in STATES.iter().zip(cells) {
             let actor = actor();
             let context = format!("{cmd:?} by {} on {state:?}", actor.id);
-            check(&listing_in(*state), command(*cmd, actor), &success(*cmd), *cell, &context);
+            check(
+                &listing_in(*state),
+                command(*cmd, actor),
+                &success(*cmd),
+                *cell,
+                &context,
+            );
         }
     }
 }
@@ -425,7 +436,11 @@ fn only_the_vendor_itself_can_create_its_listings() {
     let cases = [
         ("another vendor for this vendor", other_vendor(), VENDOR_ID),
         ("this vendor for another vendor", owner(), OTHER_VENDOR_ID),
-        ("a vendor user without a vendor", vendor_without_id(), VENDOR_ID),
+        (
+            "a vendor user without a vendor",
+            vendor_without_id(),
+            VENDOR_ID,
+        ),
         ("an admin", admin(), VENDOR_ID),
         ("the platform", system(), VENDOR_ID),
         ("a shopper", shopper(), VENDOR_ID),
@@ -559,7 +574,10 @@ fn a_price_change_records_the_previous_price() {
     let listing = after(&listing, &events);
     assert_eq!(listing.state().unwrap().price, satang(NEW_PRICE));
     // Setting it again to what it now is changes nothing.
-    assert_eq!(listing.decide(command(Cmd::ChangePrice, owner())), Ok(vec![]));
+    assert_eq!(
+        listing.decide(command(Cmd::ChangePrice, owner())),
+        Ok(vec![])
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -645,7 +663,11 @@ fn stock_above_the_maximum_is_invalid() {
 
 #[test]
 fn stock_changes_touch_only_available_units_and_ignore_reservations() {
-    let listing: Listing = given([created(), ListingEvent::ListingPublished, reserved(ORDER_A, 3)]);
+    let listing: Listing = given([
+        created(),
+        ListingEvent::ListingPublished,
+        reserved(ORDER_A, 3),
+    ]);
     assert_eq!(listing.state().unwrap().available, 7);
     let result = listing.decide(ListingCommand::ChangeStock {
         actor: owner(),
@@ -751,20 +773,35 @@ fn reserving_moves_units_from_available_to_reserved() {
 
 #[test]
 fn reserving_again_for_the_same_order_does_nothing() {
-    let listing: Listing = given([created(), ListingEvent::ListingPublished, reserved(ORDER_A, 3)]);
+    let listing: Listing = given([
+        created(),
+        ListingEvent::ListingPublished,
+        reserved(ORDER_A, 3),
+    ]);
     assert_eq!(listing.decide(reserve(ORDER_A, 3)), Ok(vec![]));
-    assert_eq!(listing.decide(reserve(ORDER_A, 5)), Ok(vec![]), "another quantity");
+    assert_eq!(
+        listing.decide(reserve(ORDER_A, 5)),
+        Ok(vec![]),
+        "another quantity"
+    );
     // A retry is still a no-op after the listing was unpublished.
     let unpublished = after(&listing, &[ListingEvent::ListingUnpublished]);
     assert_eq!(unpublished.decide(reserve(ORDER_A, 3)), Ok(vec![]));
     // Another order is refused there.
-    assert_transition(unpublished.decide(reserve(ORDER_B, 1)), "unpublished", "order B");
+    assert_transition(
+        unpublished.decide(reserve(ORDER_B, 1)),
+        "unpublished",
+        "order B",
+    );
 }
 
 #[test]
 fn reserving_more_than_is_available_is_refused() {
     let listing = listing_in(Some(Published));
-    assert_eq!(listing.decide(reserve(ORDER_A, STOCK)), Ok(vec![reserved(ORDER_A, STOCK)]));
+    assert_eq!(
+        listing.decide(reserve(ORDER_A, STOCK)),
+        Ok(vec![reserved(ORDER_A, STOCK)])
+    );
     assert_eq!(
         listing.decide(reserve(ORDER_A, STOCK + 1)),
         Err(DomainError::InsufficientStock {
@@ -780,7 +817,10 @@ fn reserving_more_than_is_available_is_refused() {
             requested: 4
         })
     );
-    assert_eq!(listing.decide(reserve(ORDER_B, 3)), Ok(vec![reserved(ORDER_B, 3)]));
+    assert_eq!(
+        listing.decide(reserve(ORDER_B, 3)),
+        Ok(vec![reserved(ORDER_B, 3)])
+    );
 }
 
 #[test]
@@ -819,7 +859,11 @@ fn reserving_needs_an_approved_vendor() {
 /// The events that bring a listing holding a reservation of 3 for order A into `status`
 /// (a draft never holds reservations: it was never published).
 fn history_with_reservation(status: ListingStatus) -> Vec<ListingEvent> {
-    let mut events = vec![created(), ListingEvent::ListingPublished, reserved(ORDER_A, 3)];
+    let mut events = vec![
+        created(),
+        ListingEvent::ListingPublished,
+        reserved(ORDER_A, 3),
+    ];
     match status {
         Published => {}
         Unpublished => events.push(ListingEvent::ListingUnpublished),
@@ -850,7 +894,11 @@ fn a_reservation_is_released_or_committed_in_every_status_that_can_hold_one() {
         );
         let released = after(&listing, &release);
         let state = released.state().unwrap();
-        assert_eq!((state.available, state.reserved(), state.sold), (10, 0, 0), "{status:?}");
+        assert_eq!(
+            (state.available, state.reserved(), state.sold),
+            (10, 0, 0),
+            "{status:?}"
+        );
         assert_eq!(state.status, status, "release keeps the status");
 
         let commit = listing.decide(ListingCommand::Commit { order_id: ORDER_A });
@@ -865,7 +913,11 @@ fn a_reservation_is_released_or_committed_in_every_status_that_can_hold_one() {
         );
         let committed = after(&listing, &commit);
         let state = committed.state().unwrap();
-        assert_eq!((state.available, state.reserved(), state.sold), (7, 0, 3), "{status:?}");
+        assert_eq!(
+            (state.available, state.reserved(), state.sold),
+            (7, 0, 3),
+            "{status:?}"
+        );
 
         // Once released or committed, the reservation is gone: repeats do nothing.
         for done in [&released, &committed] {
@@ -877,8 +929,14 @@ fn a_reservation_is_released_or_committed_in_every_status_that_can_hold_one() {
             }
         }
         // Another order's release or commit does nothing.
-        assert_eq!(listing.decide(ListingCommand::Release { order_id: ORDER_B }), Ok(vec![]));
-        assert_eq!(listing.decide(ListingCommand::Commit { order_id: ORDER_B }), Ok(vec![]));
+        assert_eq!(
+            listing.decide(ListingCommand::Release { order_id: ORDER_B }),
+            Ok(vec![])
+        );
+        assert_eq!(
+            listing.decide(ListingCommand::Commit { order_id: ORDER_B }),
+            Ok(vec![])
+        );
     }
 }
 
@@ -931,7 +989,10 @@ async fn test_framework_async_path() {
         .when_async(command(Cmd::Publish, owner()))
         .await
         .inspect_result();
-    assert!(matches!(refused, Err(DomainError::InvalidTransition(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(DomainError::InvalidTransition(_))),
+        "{refused:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -959,7 +1020,10 @@ fn stock_adds_up_after_a_busy_day() {
     ]);
     let state = listing.state().unwrap();
     assert_eq!((state.available, state.reserved(), state.sold), (11, 0, 4));
-    assert_eq!(u64::from(state.available) + state.reserved() + state.sold, 10 + 5);
+    assert_eq!(
+        u64::from(state.available) + state.reserved() + state.sold,
+        10 + 5
+    );
 }
 
 const ORDERS: [Uuid; 4] = [
@@ -1008,7 +1072,10 @@ fn any_category_and_subtype() -> impl Strategy<Value = (CategoryCode, SubtypeCod
             .unwrap()
             .category_code
             .clone();
-        (category(category_code), subtype(subtype_code, &own_category))
+        (
+            category(category_code),
+            subtype(subtype_code, &own_category),
+        )
     })
 }
 
@@ -1022,7 +1089,10 @@ fn any_patch() -> impl Strategy<Value = ListingDetailsPatch> {
         proptest::option::of(1u32..=1_000_000),
         proptest::option::of(1i64..=5),
         proptest::option::of(proptest::collection::vec(any_text(), 0..4)),
-        proptest::option::of(proptest::collection::vec("https://img\\.example/[a-z]{1,8}", 0..3)),
+        proptest::option::of(proptest::collection::vec(
+            "https://img\\.example/[a-z]{1,8}",
+            0..3,
+        )),
     )
         .prop_map(
             |(title_th, title_en, description_th, codes, which, weight, stars, tags, images)| {
@@ -1076,7 +1146,12 @@ fn any_command(create: bool) -> BoxedStrategy<ListingCommand> {
         1 => (any_actor(), any_patch())
             .prop_map(|(actor, patch)| ListingCommand::UpdateDetails { actor, patch }),
     ];
-    let creation = (any_actor(), any_vendor_status(), 0u32..40, any_category_and_subtype())
+    let creation = (
+        any_actor(),
+        any_vendor_status(),
+        0u32..40,
+        any_category_and_subtype(),
+    )
         .prop_map(|(actor, status, stock, (category_code, subtype_code))| {
             ListingCommand::Create {
                 listing_id: LISTING_ID,

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use Cell::{
-    AlreadyExists as AE, Forbidden as F, Nothing as N, NotFound as NF, To, Transition as T,
+    AlreadyExists as AE, Forbidden as F, NotFound as NF, Nothing as N, To, Transition as T,
 };
 use OrderStatus::{
     Accepted, AwaitingPayment, Cancelled, Delivered, Expired, Packed, Paid, Pending, Refunded,
@@ -365,7 +365,13 @@ fn run_table(rows: &[Row]) {
             let actor = actor();
             let context = format!("{cmd:?} by {} on {state:?}", actor.id);
             let events = success(*cmd, &actor, *state);
-            check(&order_in(*state), command(*cmd, actor), &events, *cell, &context);
+            check(
+                &order_in(*state),
+                command(*cmd, actor),
+                &events,
+                *cell,
+                &context,
+            );
         }
     }
 }
@@ -415,7 +421,13 @@ fn every_command_from_every_state_by_an_allowed_actor() {
 fn platform_commands_are_refused_to_everyone_but_the_platform() {
     let outsiders: [fn() -> Actor; 6] = [admin, shopper, vendor, other_vendor, auditor, analyst];
     let mut rows: Vec<Row> = Vec::new();
-    for cmd in [Cmd::Confirm, Cmd::Reject, Cmd::Pay, Cmd::PayAgain, Cmd::Expire] {
+    for cmd in [
+        Cmd::Confirm,
+        Cmd::Reject,
+        Cmd::Pay,
+        Cmd::PayAgain,
+        Cmd::Expire,
+    ] {
         for actor in outsiders {
             rows.push((cmd, actor, [NF, F, F, F, F, F, F, F, F, F, F, F]));
         }
@@ -478,7 +490,13 @@ fn cancellation_is_refused_to_everyone_but_shopper_vendor_and_admin() {
 
 #[test]
 fn refunds_are_refused_to_everyone_but_the_vendor_and_admins() {
-    let outsiders: [fn() -> Actor; 5] = [shopper, other_shopper, other_vendor, vendor_without_id, auditor];
+    let outsiders: [fn() -> Actor; 5] = [
+        shopper,
+        other_shopper,
+        other_vendor,
+        vendor_without_id,
+        auditor,
+    ];
     let mut rows: Vec<Row> = Vec::new();
     for cmd in [Cmd::RefundPart, Cmd::RefundAll, Cmd::RefundTooMuch] {
         for actor in outsiders {
@@ -505,7 +523,10 @@ fn placing_records_the_order_as_pending_with_its_total() {
     assert_eq!(state.status, Pending);
     assert_eq!((state.paid_satang, state.refunded_satang), (0, 0));
     assert_eq!(state.payment_reference, None);
-    assert_eq!((state.carrier.as_deref(), state.tracking_number.as_deref()), (None, None));
+    assert_eq!(
+        (state.carrier.as_deref(), state.tracking_number.as_deref()),
+        (None, None)
+    );
     assert_eq!(state.status_reason, None);
 }
 
@@ -528,7 +549,9 @@ fn the_total_is_the_sum_of_quantity_times_unit_price() {
             .decide(place_with(shopper(), lines.clone()))
             .unwrap_or_else(|e| panic!("{total}: {e}"));
         match events.as_slice() {
-            [OrderEvent::OrderPlaced { total: t, lines: l, .. }] => {
+            [OrderEvent::OrderPlaced {
+                total: t, lines: l, ..
+            }] => {
                 assert_eq!(t.get(), total);
                 assert_eq!(l, &lines);
             }
@@ -566,7 +589,11 @@ fn placing_refuses_bad_lines() {
         ("a total that overflows", overflowing, "lines"),
     ];
     for (name, lines, field) in cases {
-        assert_invalid(Order::default().decide(place_with(shopper(), lines)), field, name);
+        assert_invalid(
+            Order::default().decide(place_with(shopper(), lines)),
+            field,
+            name,
+        );
     }
 }
 
@@ -610,7 +637,10 @@ fn placing_twice_is_refused_and_other_commands_need_an_order() {
 #[test]
 fn rejection_records_the_reason() {
     let order = order_in(Some(Rejected));
-    assert_eq!(order.state().unwrap().status_reason.as_deref(), Some("out of stock"));
+    assert_eq!(
+        order.state().unwrap().status_reason.as_deref(),
+        Some("out of stock")
+    );
 }
 
 #[test]
@@ -639,7 +669,11 @@ fn payment_is_recorded_once() {
     // The provider calls back again with the same reference: nothing happens.
     assert_eq!(order.decide(command(Cmd::PayAgain, system())), Ok(vec![]));
     // Another payment for the same order is refused.
-    assert_transition(order.decide(command(Cmd::Pay, system())), "paid", "second payment");
+    assert_transition(
+        order.decide(command(Cmd::Pay, system())),
+        "paid",
+        "second payment",
+    );
     // Even a repeat needs the platform.
     assert_forbidden(order.decide(command(Cmd::PayAgain, admin())), "admin");
 }
@@ -706,7 +740,11 @@ fn partial_refunds_accumulate_and_never_exceed_what_was_paid() {
     assert_eq!(order.status(), Some(Paid));
 
     let left = TOTAL - 60_000;
-    assert_invalid(refund(&order, left + 1), "amount_satang", "more than is left");
+    assert_invalid(
+        refund(&order, left + 1),
+        "amount_satang",
+        "more than is left",
+    );
     // Refunding the rest before shipping would be a full refund: cancel instead.
     assert_transition(refund(&order, left), "cancel", "the rest before shipping");
     let cancelled = order
@@ -716,12 +754,19 @@ fn partial_refunds_accumulate_and_never_exceed_what_was_paid() {
         [OrderEvent::OrderCancelled { refund_satang, .. }] => assert_eq!(*refund_satang, left),
         other => panic!("expected a cancellation, got {other:?}"),
     }
-    assert_eq!(after(&order, &cancelled).state().unwrap().refunded_satang, TOTAL);
+    assert_eq!(
+        after(&order, &cancelled).state().unwrap().refunded_satang,
+        TOTAL
+    );
 
     // After shipping, refunding the rest completes the refund.
     let order = after(
         &order,
-        &[OrderEvent::OrderAccepted, OrderEvent::OrderPacked, shipped()],
+        &[
+            OrderEvent::OrderAccepted,
+            OrderEvent::OrderPacked,
+            shipped(),
+        ],
     );
     let events = refund(&order, left).unwrap();
     let order = after(&order, &events);
@@ -784,7 +829,10 @@ async fn test_framework_async_path() {
         .when_async(command(Cmd::Cancel, admin()))
         .await
         .inspect_result();
-    assert!(matches!(refused, Err(DomainError::InvalidTransition(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(DomainError::InvalidTransition(_))),
+        "{refused:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -824,13 +872,12 @@ fn any_amount() -> impl Strategy<Value = Satang> {
 }
 
 fn any_command() -> impl Strategy<Value = OrderCommand> {
-    let address = (any_text(), proptest::option::of(any_text())).prop_map(|(line1, line2)| {
-        ShippingAddress {
+    let address =
+        (any_text(), proptest::option::of(any_text())).prop_map(|(line1, line2)| ShippingAddress {
             line1,
             line2,
             ..address()
-        }
-    });
+        });
     prop_oneof![
         1 => (any_actor(), prop_oneof![Just(lines()), any_lines()], address).prop_map(
             |(actor, lines, shipping_address)| OrderCommand::Place {

@@ -226,7 +226,13 @@ fn run_table(rows: &[Row]) {
             let actor = actor();
             let context = format!("{cmd:?} by {} on {state:?}", actor.id);
             let events = success(*cmd, &actor);
-            check(&vendor_in(*state), command(*cmd, actor), &events, *cell, &context);
+            check(
+                &vendor_in(*state),
+                command(*cmd, actor),
+                &events,
+                *cell,
+                &context,
+            );
         }
     }
 }
@@ -276,7 +282,8 @@ fn admin_commands_are_refused_to_everyone_but_admin_and_system_in_every_state() 
 
 #[test]
 fn only_the_vendor_itself_or_an_admin_may_close_it_or_change_its_profile() {
-    let outsiders: [fn() -> Actor; 5] = [other_vendor, vendor_without_id, shopper, auditor, analyst];
+    let outsiders: [fn() -> Actor; 5] =
+        [other_vendor, vendor_without_id, shopper, auditor, analyst];
     let mut rows: Vec<Row> = Vec::new();
     for cmd in [Cmd::Close, Cmd::UpdateProfile, Cmd::UpdateProfileEmpty] {
         for actor in outsiders {
@@ -322,10 +329,16 @@ fn commands_on_a_vendor_that_never_applied_are_not_found() {
 #[test]
 fn status_reasons_follow_the_last_status_change() {
     let rejected = vendor_in(Some(Rejected));
-    assert_eq!(rejected.state().unwrap().status_reason.as_deref(), Some(REJECT_REASON));
+    assert_eq!(
+        rejected.state().unwrap().status_reason.as_deref(),
+        Some(REJECT_REASON)
+    );
 
     let suspended = vendor_in(Some(Suspended));
-    assert_eq!(suspended.state().unwrap().status_reason.as_deref(), Some(SUSPEND_REASON));
+    assert_eq!(
+        suspended.state().unwrap().status_reason.as_deref(),
+        Some(SUSPEND_REASON)
+    );
 
     let reinstated = after(&suspended, &[VendorEvent::VendorReinstated]);
     assert_eq!(reinstated.state().unwrap().status, Approved);
@@ -373,7 +386,9 @@ fn a_full_life_cycle() {
     ];
     let mut vendor = Vendor::default();
     for (step, (cmd, status)) in steps.into_iter().enumerate() {
-        let events = vendor.decide(cmd).unwrap_or_else(|e| panic!("step {step}: {e}"));
+        let events = vendor
+            .decide(cmd)
+            .unwrap_or_else(|e| panic!("step {step}: {e}"));
         assert_eq!(events.len(), 1, "step {step}");
         vendor = after(&vendor, &events);
         assert_eq!(vendor.status(), Some(status), "step {step}");
@@ -416,14 +431,20 @@ async fn test_framework_async_path() {
         .when_async(command(Cmd::Approve, owner()))
         .await
         .inspect_result();
-    assert!(matches!(refused, Err(DomainError::Forbidden(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(DomainError::Forbidden(_))),
+        "{refused:?}"
+    );
 
     let refused = TestFramework::<Vendor>::with(())
         .given(history(Closed))
         .when_async(command(Cmd::Close, owner()))
         .await
         .inspect_result();
-    assert!(matches!(refused, Err(DomainError::InvalidTransition(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(DomainError::InvalidTransition(_))),
+        "{refused:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,31 +478,36 @@ fn any_patch() -> impl Strategy<Value = VendorProfilePatch> {
         proptest::option::of("[a-z]{1,8}@[a-z]{1,8}\\.th"),
         proptest::option::of("[0-9]{13}"),
     )
-        .prop_map(|(name_th, name_en, district, producer_type, phone, email, payout)| {
-            VendorProfilePatch {
-                name_th,
-                name_en,
-                district_code: district
-                    .map(|n| DistrictCode::parse("d", &format!("32{n:02}")).unwrap()),
-                producer_type,
-                phone: phone.map(|p| Phone::parse("p", &p).unwrap()),
-                email: email.map(|e| Email::parse("e", &e).unwrap()),
-                payout_promptpay: payout.map(|p| PromptPayId::parse("pp", &p).unwrap()),
-            }
-        })
+        .prop_map(
+            |(name_th, name_en, district, producer_type, phone, email, payout)| {
+                VendorProfilePatch {
+                    name_th,
+                    name_en,
+                    district_code: district
+                        .map(|n| DistrictCode::parse("d", &format!("32{n:02}")).unwrap()),
+                    producer_type,
+                    phone: phone.map(|p| Phone::parse("p", &p).unwrap()),
+                    email: email.map(|e| Email::parse("e", &e).unwrap()),
+                    payout_promptpay: payout.map(|p| PromptPayId::parse("pp", &p).unwrap()),
+                }
+            },
+        )
 }
 
 fn any_command() -> impl Strategy<Value = VendorCommand> {
     prop_oneof![
-        (any_actor(), prop_oneof![Just(VENDOR_ID), Just(OTHER_VENDOR_ID)]).prop_map(
-            |(actor, vendor_id)| VendorCommand::Apply {
+        (
+            any_actor(),
+            prop_oneof![Just(VENDOR_ID), Just(OTHER_VENDOR_ID)]
+        )
+            .prop_map(|(actor, vendor_id)| VendorCommand::Apply {
                 vendor_id,
                 profile: profile(),
                 actor,
-            }
-        ),
+            }),
         any_actor().prop_map(|actor| VendorCommand::Approve { actor }),
-        (any_actor(), any_text()).prop_map(|(actor, reason)| VendorCommand::Reject { actor, reason }),
+        (any_actor(), any_text())
+            .prop_map(|(actor, reason)| VendorCommand::Reject { actor, reason }),
         (any_actor(), any_text())
             .prop_map(|(actor, reason)| VendorCommand::Suspend { actor, reason }),
         any_actor().prop_map(|actor| VendorCommand::Reinstate { actor }),

@@ -1,1 +1,239 @@
+//! The end-to-end harness: each test gets the real `otop` API on a free port, backed by a
+//! fresh PostgreSQL database of its own (created, migrated, and dropped by `cleanup`).
+//!
+//! The server is `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
+//! only its host, port and user are used, the database name is made per test.
 
+use std::str::FromStr;
+use std::time::Duration;
+
+use otop_api::auth::AuthKeys;
+use otop_api::{Config, RunningServer};
+use otop_domain::{Actor, Role};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+pub const JWT_SECRET: &str = "e2e-test-secret";
+pub const PAYMENT_SECRET: &str = "e2e-payment-secret";
+
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// A fresh, migrated database; its name and a pool on it.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let name = format!("otop_test_{}", Uuid::new_v4().simple());
+        let options = PgConnectOptions::from_str(&server_url())
+            .expect("TEST_DATABASE_URL is a postgres URL")
+            .database(&name);
+        let url = options.to_url_lossy().to_string();
+        otop_projections::db::create_database_if_missing(&url)
+            .await
+            .expect("create the test database (is PostgreSQL running on 127.0.0.1:5432?)");
+        let pool = otop_projections::db::connect(&url, 32)
+            .await
+            .expect("connect to the test database");
+        otop_projections::db::migrate(&pool).await.expect("migrate the test database");
+        TestDatabase { name, url, pool }
+    }
+
+    pub async fn drop_database(self) {
+        self.pool.close().await;
+        let options = PgConnectOptions::from_str(&server_url())
+            .expect("TEST_DATABASE_URL is a postgres URL")
+            .database("postgres");
+        if let Ok(mut admin) = PgConnection::connect_with(&options).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+                .execute(&mut admin)
+                .await;
+            let _ = admin.close().await;
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    keys: AuthKeys,
+    database: Option<TestDatabase>,
+    server: Option<RunningServer>,
+}
+
+/// A reply: status, headers and the JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// Asserts an RFC 9457 problem document with this status.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16) {
+        assert_eq!(self.status.as_u16(), status, "unexpected reply: {self:?}");
+        assert_eq!(self.content_type(), "application/problem+json", "{self:?}");
+        assert_eq!(self.body["status"].as_u64(), Some(u64::from(status)), "{self:?}");
+        assert!(self.body["type"].as_str().is_some_and(|t| !t.is_empty()), "{self:?}");
+        assert!(self.body["title"].as_str().is_some_and(|t| !t.is_empty()), "{self:?}");
+        assert!(self.body["detail"].as_str().is_some_and(|t| !t.is_empty()), "{self:?}");
+    }
+
+    pub fn position(&self) -> i64 {
+        self.body["position"].as_i64().unwrap_or_else(|| panic!("no position in {self:?}"))
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let database = TestDatabase::create().await;
+        let config = Config {
+            database_url: database.url.clone(),
+            bind: "127.0.0.1:0".parse().expect("valid address"),
+            jwt_secret: JWT_SECRET.to_string(),
+            payment_secret: PAYMENT_SECRET.to_string(),
+            database_max_connections: 32,
+            min_position_wait: Duration::from_secs(5),
+        };
+        let server = otop_api::start(config, database.pool.clone())
+            .await
+            .expect("start the API");
+        TestApp {
+            base_url: format!("http://{}", server.addr),
+            client: reqwest::Client::new(),
+            pool: database.pool.clone(),
+            keys: AuthKeys::new(JWT_SECRET),
+            database: Some(database),
+            server: Some(server),
+        }
+    }
+
+    pub fn token(&self, actor: &Actor) -> String {
+        self.keys
+            .issue(actor, chrono::Duration::hours(1))
+            .expect("sign a test token")
+    }
+
+    pub fn admin(&self) -> String {
+        self.token(&Actor::new("admin-1", Role::Admin))
+    }
+
+    pub fn shopper(&self, subject: &str) -> String {
+        self.token(&Actor::new(subject, Role::Shopper))
+    }
+
+    pub fn vendor(&self, vendor_id: Uuid) -> String {
+        self.token(&Actor::vendor(format!("vendor-user-{vendor_id}"), vendor_id))
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{}", self.base_url, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the API answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("read the reply body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.request(Method::GET, path, token, None, &[]).await
+    }
+
+    /// POSTs `body` as JSON; `Value::Null` sends no body at all.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        let body = (!body.is_null()).then_some(body);
+        self.request(Method::POST, path, Some(token), body.as_ref(), &[]).await
+    }
+
+    /// A vendor that applied and was approved; returns its id.
+    pub async fn approved_vendor(&self, name_th: &str) -> Uuid {
+        let reply = self
+            .post(
+                "/v1/vendors",
+                &self.shopper("applicant"),
+                serde_json::json!({
+                    "name_th": name_th,
+                    "name_en": "Test Weavers",
+                    "district_code": "3216",
+                    "producer_type": "community_group",
+                    "phone": "044-511-234",
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        let id: Uuid = reply.body["id"].as_str().and_then(|s| s.parse().ok()).expect("vendor id");
+        let approved = self
+            .post(&format!("/v1/vendors/{id}/approve"), &self.admin(), Value::Null)
+            .await;
+        assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
+        id
+    }
+
+    /// A draft listing of `vendor_id` with `stock` units; returns its id.
+    pub async fn draft_listing(&self, vendor_id: Uuid, stock: i64) -> Uuid {
+        let reply = self
+            .post(
+                "/v1/listings",
+                &self.vendor(vendor_id),
+                serde_json::json!({
+                    "title_th": "ผ้าไหมมัดหมี่ ลายนาค สีแดงครั่ง 2 เมตร",
+                    "title_en": "Mudmee silk, naga motif, lac red, 2 m",
+                    "category_code": "TEXTILE",
+                    "subtype_code": "TEX_SILK_MUDMEE",
+                    "price_satang": 350000,
+                    "stock": stock,
+                    "otop_stars": 5,
+                    "tags": ["ผ้าไหม", "silk"],
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        reply.body["id"].as_str().and_then(|s| s.parse().ok()).expect("listing id")
+    }
+
+    /// Stops the server and drops the test's database.
+    pub async fn cleanup(mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = server.shutdown().await;
+        }
+        if let Some(database) = self.database.take() {
+            database.drop_database().await;
+        }
+    }
+}

@@ -82,7 +82,10 @@ pub fn check<A: Subject>(
     let result = aggregate.decide_command(command);
     match cell {
         Cell::To(status) => {
-            assert!(!success.is_empty(), "{context}: a table row has no success events");
+            assert!(
+                !success.is_empty(),
+                "{context}: a table row has no success events"
+            );
             assert_eq!(result.as_deref(), Ok(success), "{context}");
             let next = after(aggregate, success);
             assert_eq!(next.status(), Some(status), "{context}: status afterwards");
