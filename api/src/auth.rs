@@ -87,7 +87,9 @@ pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
         .to_str()
         .map_err(|_| ApiError::Unauthorized("the Authorization header is not text".into()))?;
     match text.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim()))
         }
         _ => Err(ApiError::Unauthorized(
@@ -102,7 +104,10 @@ pub struct SignedIn(pub Actor);
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match bearer_token(parts)? {
             Some(token) => state.auth.verify(token).map(SignedIn),
             None => Err(ApiError::Unauthorized(
@@ -118,9 +123,15 @@ pub struct MaybeSignedIn(pub Option<Actor>);
 impl FromRequestParts<AppState> for MaybeSignedIn {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match bearer_token(parts)? {
-            Some(token) => state.auth.verify(token).map(|actor| MaybeSignedIn(Some(actor))),
+            Some(token) => state
+                .auth
+                .verify(token)
+                .map(|actor| MaybeSignedIn(Some(actor))),
             None => Ok(MaybeSignedIn(None)),
         }
     }

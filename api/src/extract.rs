@@ -83,7 +83,10 @@ impl CommandContext {
 impl FromRequestParts<AppState> for CommandContext {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let SignedIn(actor) = SignedIn::from_request_parts(parts, state).await?;
         let metadata =
             EventMetadata::for_request(actor.clone(), &request_id(parts), chrono::Utc::now());

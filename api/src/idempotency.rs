@@ -40,14 +40,19 @@ pub async fn run_to_completion(request: Request, next: Next) -> Response {
 }
 
 pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if !matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH) {
+    if !matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH
+    ) {
         return next.run(request).await;
     }
     let Some(key) = request.headers().get(IDEMPOTENCY_KEY_HEADER) else {
         return next.run(request).await;
     };
     let key = match key.to_str() {
-        Ok(key) if !key.trim().is_empty() && key.chars().count() <= MAX_KEY_CHARS => key.to_string(),
+        Ok(key) if !key.trim().is_empty() && key.chars().count() <= MAX_KEY_CHARS => {
+            key.to_string()
+        }
         _ => {
             return ApiError::Malformed(format!(
                 "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters"
@@ -113,7 +118,11 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
 
 fn principal_of(state: &AppState, parts: &axum::http::request::Parts) -> Option<String> {
     match bearer_token(parts) {
-        Ok(Some(token)) => state.auth.verify(token).ok().map(|actor| format!("sub:{}", actor.id)),
+        Ok(Some(token)) => state
+            .auth
+            .verify(token)
+            .ok()
+            .map(|actor| format!("sub:{}", actor.id)),
         Ok(None) if parts.headers.contains_key("x-otop-signature") => {
             Some("payment-provider".to_string())
         }
@@ -133,7 +142,12 @@ fn fingerprint(method: &Method, path: &str, body: &Bytes) -> String {
 }
 
 /// True when this request now owns the key; false when someone claimed it before.
-async fn claim(state: &AppState, principal: &str, key: &str, fingerprint: &str) -> Result<bool, ApiError> {
+async fn claim(
+    state: &AppState,
+    principal: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<bool, ApiError> {
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (principal, idempotency_key, request_fingerprint)
          VALUES ($1, $2, $3)
@@ -196,8 +210,7 @@ async fn replay(state: &AppState, principal: &str, key: &str, fingerprint: &str)
             let content_type: Option<String> = row.get("content_type");
             let body: Option<Vec<u8>> = row.get("response_body");
             let mut response = Response::new(Body::from(body.unwrap_or_default()));
-            *response.status_mut() =
-                StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+            *response.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
             if let Some(value) = content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
                 response.headers_mut().insert(header::CONTENT_TYPE, value);
             }

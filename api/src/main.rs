@@ -68,9 +68,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { bind, demo } => {
             if let Some(bind) = bind {
-                config.bind = bind
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("--bind {bind:?} is not an address like 127.0.0.1:8080"))?;
+                config.bind = bind.parse().map_err(|_| {
+                    anyhow::anyhow!("--bind {bind:?} is not an address like 127.0.0.1:8080")
+                })?;
             }
             let pool = prepare_database(&config).await?;
             if demo {
@@ -84,7 +84,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             let server = otop_api::start(config, pool).await?;
-            eprintln!("otop-market listening on http://{}  (API docs: http://{}/docs)", server.addr, server.addr);
+            eprintln!(
+                "otop-market listening on http://{}  (API docs: http://{}/docs)",
+                server.addr, server.addr
+            );
             shutdown_signal().await;
             tracing::info!("shutting down: finishing requests in flight");
             server.shutdown().await?;
@@ -110,11 +113,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Token { role, vendor, subject, hours } => {
+        Command::Token {
+            role,
+            vendor,
+            subject,
+            hours,
+        } => {
             let role = match Role::parse(&role) {
-                Some(Role::System) | None => anyhow::bail!(
-                    "--role {role:?}: use shopper, vendor, admin, auditor or analyst"
-                ),
+                Some(Role::System) | None => {
+                    anyhow::bail!("--role {role:?}: use shopper, vendor, admin, auditor or analyst")
+                }
                 Some(role) => role,
             };
             let subject = subject.unwrap_or_else(|| Uuid::now_v7().to_string());

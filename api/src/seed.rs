@@ -82,8 +82,14 @@ pub enum SeedError {
     },
 }
 
+/// A catalog, parsed and checked before anything is written.
+struct Catalog {
+    vendors: Vec<(Uuid, VendorProfile)>,
+    listings: Vec<ParsedListing>,
+}
+
 /// Parses the whole catalog first, so a bad file changes nothing.
-fn parse_catalog(text: &str) -> Result<(Vec<(Uuid, VendorProfile)>, Vec<ParsedListing>), SeedError> {
+fn parse_catalog(text: &str) -> Result<Catalog, SeedError> {
     let mut vendors = Vec::new();
     let mut listings = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -91,9 +97,16 @@ fn parse_catalog(text: &str) -> Result<(Vec<(Uuid, VendorProfile)>, Vec<ParsedLi
         if line.trim().is_empty() {
             continue;
         }
-        let bad = |message: String| SeedError::BadLine { line: line_number, message };
+        let bad = |message: String| SeedError::BadLine {
+            line: line_number,
+            message,
+        };
         let fields = |errors: Vec<FieldError>| {
-            bad(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+            bad(errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "))
         };
         match serde_json::from_str::<CatalogLine>(line).map_err(|e| bad(e.to_string()))? {
             CatalogLine::Vendor(vendor) => {
@@ -105,7 +118,7 @@ fn parse_catalog(text: &str) -> Result<(Vec<(Uuid, VendorProfile)>, Vec<ParsedLi
             }
         }
     }
-    Ok((vendors, listings))
+    Ok(Catalog { vendors, listings })
 }
 
 fn vendor_profile(vendor: &CatalogVendor) -> Result<VendorProfile, FieldError> {
@@ -141,7 +154,11 @@ fn parse_listing(listing: CatalogListing) -> Result<ParsedListing, FieldError> {
         vendor_id: listing.vendor_id,
         details: ListingDetails {
             title_th: parse_text("title_th", &listing.title_th, TITLE_MAX_CHARS)?,
-            title_en: parse_optional_text("title_en", listing.title_en.as_deref(), TITLE_MAX_CHARS)?,
+            title_en: parse_optional_text(
+                "title_en",
+                listing.title_en.as_deref(),
+                TITLE_MAX_CHARS,
+            )?,
             description_th: parse_optional_text(
                 "description_th",
                 listing.description_th.as_deref(),
@@ -158,7 +175,10 @@ fn parse_listing(listing: CatalogListing) -> Result<ParsedListing, FieldError> {
                 .weight_grams
                 .map(|w| parse_weight_grams("weight_grams", w))
                 .transpose()?,
-            otop_stars: listing.otop_stars.map(|s| Stars::parse("otop_stars", s)).transpose()?,
+            otop_stars: listing
+                .otop_stars
+                .map(|s| Stars::parse("otop_stars", s))
+                .transpose()?,
             tags: parse_tags("tags", &listing.tags)?,
             image_urls: Vec::new(),
         },
@@ -169,7 +189,7 @@ fn parse_listing(listing: CatalogListing) -> Result<ParsedListing, FieldError> {
 
 /// Seeds `catalog`, reporting progress on stderr when it is a terminal.
 pub async fn seed(state: &AppState, catalog: &str) -> Result<SeedReport, SeedError> {
-    let (vendors, listings) = parse_catalog(catalog)?;
+    let Catalog { vendors, listings } = parse_catalog(catalog)?;
     let total = vendors.len() + listings.len();
     let progress = Progress::new(total);
     let admin = Actor::new("otop-seed", otop_domain::Role::Admin);
@@ -182,14 +202,26 @@ pub async fn seed(state: &AppState, catalog: &str) -> Result<SeedReport, SeedErr
             async move {
                 let id = vendor_id.to_string();
                 let metadata = seed_metadata(admin.clone());
-                let apply = VendorCommand::Apply { vendor_id, profile, actor: admin.clone() };
+                let apply = VendorCommand::Apply {
+                    vendor_id,
+                    profile,
+                    actor: admin.clone(),
+                };
                 let created = absorb_existing(state.vendors.execute(&id, apply, &metadata).await)
-                    .map_err(|source| SeedError::Command { what: format!("vendor {vendor_id}"), source })?;
+                    .map_err(|source| SeedError::Command {
+                    what: format!("vendor {vendor_id}"),
+                    source,
+                })?;
                 if created {
                     let approve = VendorCommand::Approve { actor: admin };
-                    state.vendors.execute(&id, approve, &metadata).await.map_err(|source| {
-                        SeedError::Command { what: format!("approving vendor {vendor_id}"), source }
-                    })?;
+                    state
+                        .vendors
+                        .execute(&id, approve, &metadata)
+                        .await
+                        .map_err(|source| SeedError::Command {
+                            what: format!("approving vendor {vendor_id}"),
+                            source,
+                        })?;
                 }
                 progress.tick();
                 Ok(created)
@@ -212,7 +244,10 @@ pub async fn seed(state: &AppState, catalog: &str) -> Result<SeedReport, SeedErr
                 .vendors
                 .load(&vendor_id.to_string())
                 .await
-                .map_err(|source| SeedError::Command { what: format!("loading vendor {vendor_id}"), source })?;
+                .map_err(|source| SeedError::Command {
+                    what: format!("loading vendor {vendor_id}"),
+                    source,
+                })?;
             if let Some(vendor) = loaded.aggregate.state() {
                 standings.insert(*vendor_id, VendorStanding::of(vendor));
             }
@@ -231,11 +266,17 @@ pub async fn seed(state: &AppState, catalog: &str) -> Result<SeedReport, SeedErr
                     None => {
                         return Err(SeedError::BadLine {
                             line: 0,
-                            message: format!("listing {listing_id} names unknown vendor {}", listing.vendor_id),
+                            message: format!(
+                                "listing {listing_id} names unknown vendor {}",
+                                listing.vendor_id
+                            ),
                         })
                     }
                 };
-                let actor = Actor::vendor(format!("otop-seed:{}", listing.vendor_id), listing.vendor_id);
+                let actor = Actor::vendor(
+                    format!("otop-seed:{}", listing.vendor_id),
+                    listing.vendor_id,
+                );
                 let metadata = seed_metadata(actor.clone());
                 let id = listing_id.to_string();
                 let create = ListingCommand::Create {
@@ -247,12 +288,20 @@ pub async fn seed(state: &AppState, catalog: &str) -> Result<SeedReport, SeedErr
                     stock: listing.stock,
                 };
                 let created = absorb_existing(state.listings.execute(&id, create, &metadata).await)
-                    .map_err(|source| SeedError::Command { what: format!("listing {listing_id}"), source })?;
+                    .map_err(|source| SeedError::Command {
+                        what: format!("listing {listing_id}"),
+                        source,
+                    })?;
                 if created {
                     let publish = ListingCommand::Publish { actor, vendor };
-                    state.listings.execute(&id, publish, &metadata).await.map_err(|source| {
-                        SeedError::Command { what: format!("publishing listing {listing_id}"), source }
-                    })?;
+                    state
+                        .listings
+                        .execute(&id, publish, &metadata)
+                        .await
+                        .map_err(|source| SeedError::Command {
+                            what: format!("publishing listing {listing_id}"),
+                            source,
+                        })?;
                 }
                 progress.tick();
                 Ok(created)

@@ -117,8 +117,8 @@ pub fn router(state: AppState) -> Router {
 /// Connects to the database named in `config`, creating and migrating it as needed.
 pub async fn prepare_database(config: &Config) -> anyhow::Result<sqlx::PgPool> {
     otop_projections::db::create_database_if_missing(&config.database_url).await?;
-    let pool =
-        otop_projections::db::connect(&config.database_url, config.database_max_connections).await?;
+    let pool = otop_projections::db::connect(&config.database_url, config.database_max_connections)
+        .await?;
     otop_projections::db::migrate(&pool).await?;
     Ok(pool)
 }
@@ -135,7 +135,9 @@ impl RunningServer {
     /// Stops accepting connections, lets requests in flight finish, and waits.
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.stop.send(());
-        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 }
 
@@ -154,5 +156,10 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
             .await
     });
     tracing::info!(%addr, "listening");
-    Ok(RunningServer { addr, state, stop, task })
+    Ok(RunningServer {
+        addr,
+        state,
+        stop,
+        task,
+    })
 }

@@ -193,9 +193,13 @@ pub enum ListingCommand {
         vendor: VendorStanding,
     },
     /// Give an order's held units back to `available`. No-op without a reservation.
-    Release { order_id: Uuid },
+    Release {
+        order_id: Uuid,
+    },
     /// Turn an order's held units into sold units. No-op without a reservation.
-    Commit { order_id: Uuid },
+    Commit {
+        order_id: Uuid,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,7 +281,10 @@ pub struct ListingState {
 
 impl ListingState {
     pub fn reserved(&self) -> u64 {
-        self.reservations.values().map(|&units| u64::from(units)).sum()
+        self.reservations
+            .values()
+            .map(|&units| u64::from(units))
+            .sum()
     }
 }
 
@@ -519,7 +526,10 @@ fn require_status(
     }
 }
 
-fn require_vendor_can_sell(state: &ListingState, vendor: &VendorStanding) -> Result<(), DomainError> {
+fn require_vendor_can_sell(
+    state: &ListingState,
+    vendor: &VendorStanding,
+) -> Result<(), DomainError> {
     if vendor.vendor_id != state.vendor_id {
         return Err(DomainError::Forbidden(
             "the vendor standing given is not this listing's vendor".into(),

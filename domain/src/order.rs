@@ -107,6 +107,9 @@ pub struct ShippingAddress {
     pub postcode: String,
 }
 
+// Placing carries the address and lines; the other commands are small. Commands and events
+// are short-lived values, so the size difference costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum OrderCommand {
     Place {
@@ -119,7 +122,9 @@ pub enum OrderCommand {
         shipping_address: ShippingAddress,
     },
     /// Every line's stock is reserved.
-    Confirm { actor: Actor },
+    Confirm {
+        actor: Actor,
+    },
     /// Some line's stock could not be reserved.
     Reject {
         actor: Actor,
@@ -131,17 +136,28 @@ pub enum OrderCommand {
         amount: Satang,
         reference: String,
     },
-    Accept { actor: Actor },
-    Pack { actor: Actor },
+    Accept {
+        actor: Actor,
+    },
+    Pack {
+        actor: Actor,
+    },
     Ship {
         actor: Actor,
         carrier: String,
         tracking_number: String,
     },
-    Deliver { actor: Actor },
-    Cancel { actor: Actor, reason: String },
+    Deliver {
+        actor: Actor,
+    },
+    Cancel {
+        actor: Actor,
+        reason: String,
+    },
     /// Unpaid for too long.
-    Expire { actor: Actor },
+    Expire {
+        actor: Actor,
+    },
     Refund {
         actor: Actor,
         amount: Satang,
@@ -149,6 +165,7 @@ pub enum OrderCommand {
     },
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderEvent {
     OrderPlaced {
@@ -353,17 +370,17 @@ impl Order {
                 Ok(vec![OrderEvent::OrderDelivered])
             }
             OrderCommand::Cancel { actor, reason } => {
-                let allowed: &[OrderStatus] = if actor.is_admin() {
-                    &[Pending, AwaitingPayment, Paid, Accepted, Packed]
-                } else if actor.speaks_for_vendor(state.vendor_id) {
-                    &[Pending, AwaitingPayment, Paid, Accepted, Packed]
-                } else if is_shopper(state, &actor) {
-                    &[Pending, AwaitingPayment, Paid]
-                } else {
-                    return Err(DomainError::Forbidden(
-                        "only the order's shopper, its vendor or an admin can cancel it".into(),
-                    ));
-                };
+                // Admins and the vendor until shipping; the shopper until the vendor accepts.
+                let allowed: &[OrderStatus] =
+                    if actor.is_admin() || actor.speaks_for_vendor(state.vendor_id) {
+                        &[Pending, AwaitingPayment, Paid, Accepted, Packed]
+                    } else if is_shopper(state, &actor) {
+                        &[Pending, AwaitingPayment, Paid]
+                    } else {
+                        return Err(DomainError::Forbidden(
+                            "only the order's shopper, its vendor or an admin can cancel it".into(),
+                        ));
+                    };
                 require_status(state, allowed, "cancel")?;
                 Ok(vec![OrderEvent::OrderCancelled {
                     reason,
@@ -386,7 +403,11 @@ impl Order {
                         "only the order's vendor or an admin can refund it".into(),
                     ));
                 }
-                require_status(state, &[Paid, Accepted, Packed, Shipped, Delivered], "refund")?;
+                require_status(
+                    state,
+                    &[Paid, Accepted, Packed, Shipped, Delivered],
+                    "refund",
+                )?;
                 let refundable = state.paid_satang - state.refunded_satang;
                 if amount.get() > refundable {
                     return Err(DomainError::invalid(
@@ -409,7 +430,10 @@ impl Order {
 /// The sum of the lines; refuses an empty order, duplicate listings and overflow.
 fn order_total(lines: &[OrderLine]) -> Result<Satang, DomainError> {
     if lines.is_empty() {
-        return Err(DomainError::invalid("lines", "an order needs at least one line"));
+        return Err(DomainError::invalid(
+            "lines",
+            "an order needs at least one line",
+        ));
     }
     if lines.len() > MAX_ORDER_LINES {
         return Err(DomainError::invalid(
@@ -425,7 +449,10 @@ fn order_total(lines: &[OrderLine]) -> Result<Satang, DomainError> {
                 "must be at least 1",
             ));
         }
-        if lines[..index].iter().any(|l| l.listing_id == line.listing_id) {
+        if lines[..index]
+            .iter()
+            .any(|l| l.listing_id == line.listing_id)
+        {
             return Err(DomainError::invalid(
                 format!("lines[{index}].listing_id"),
                 "a listing may appear only once per order",

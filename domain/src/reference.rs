@@ -135,7 +135,10 @@ mod tests {
     #[test]
     fn all_seventeen_surin_districts_are_known() {
         assert_eq!(districts().count(), 17);
-        assert_eq!(district("3216").map(|d| d.name_en.as_str()), Some("Khwao Sinarin"));
+        assert_eq!(
+            district("3216").map(|d| d.name_en.as_str()),
+            Some("Khwao Sinarin")
+        );
         assert!(district("3218").is_none());
         assert!(district("1001").is_none());
     }

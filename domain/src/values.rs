@@ -30,7 +30,10 @@ pub struct Satang(u64);
 impl Satang {
     pub fn parse(field: &str, amount: i64) -> Result<Satang, FieldError> {
         if amount <= 0 {
-            return Err(FieldError::new(field, "must be a positive whole number of satang"));
+            return Err(FieldError::new(
+                field,
+                "must be a positive whole number of satang",
+            ));
         }
         let amount = amount as u64;
         if amount > MAX_SATANG {
@@ -60,8 +63,14 @@ pub fn parse_text(field: &str, raw: &str, max_chars: usize) -> Result<String, Fi
             format!("must be at most {max_chars} characters (got {chars})"),
         ));
     }
-    if trimmed.chars().any(|ch| ch.is_control() && ch != '\n' && ch != '\t') {
-        return Err(FieldError::new(field, "must not contain control characters"));
+    if trimmed
+        .chars()
+        .any(|ch| ch.is_control() && ch != '\n' && ch != '\t')
+    {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_string())
 }
@@ -114,7 +123,10 @@ impl CategoryCode {
                 let known: Vec<_> = reference::categories().map(|c| c.code.as_str()).collect();
                 Err(FieldError::new(
                     field,
-                    format!("{code:?} is not an OTOP category (one of {})", known.join(", ")),
+                    format!(
+                        "{code:?} is not an OTOP category (one of {})",
+                        known.join(", ")
+                    ),
                 ))
             }
         }
@@ -131,7 +143,11 @@ impl CategoryCode {
 pub struct SubtypeCode(String);
 
 impl SubtypeCode {
-    pub fn parse(field: &str, raw: &str, category: &CategoryCode) -> Result<SubtypeCode, FieldError> {
+    pub fn parse(
+        field: &str,
+        raw: &str,
+        category: &CategoryCode,
+    ) -> Result<SubtypeCode, FieldError> {
         let code = raw.trim();
         match reference::subtype(code) {
             Some(subtype) if subtype.category_code == category.as_str() => {
@@ -145,7 +161,10 @@ impl SubtypeCode {
                     category.as_str()
                 ),
             )),
-            None => Err(FieldError::new(field, format!("{code:?} is not an OTOP sub-type"))),
+            None => Err(FieldError::new(
+                field,
+                format!("{code:?} is not an OTOP sub-type"),
+            )),
         }
     }
 
@@ -201,7 +220,9 @@ impl Phone {
             .strip_prefix("+66")
             .or_else(|| compact.strip_prefix('0'));
         match digits {
-            Some(rest) if (8..=9).contains(&rest.len()) && rest.chars().all(|c| c.is_ascii_digit()) => {
+            Some(rest)
+                if (8..=9).contains(&rest.len()) && rest.chars().all(|c| c.is_ascii_digit()) =>
+            {
                 Ok(Phone(compact))
             }
             _ => Err(FieldError::new(
@@ -281,7 +302,10 @@ impl Stars {
         if (1..=5).contains(&raw) {
             Ok(Stars(raw as u8))
         } else {
-            Err(FieldError::new(field, "must be an OTOP star level from 1 to 5"))
+            Err(FieldError::new(
+                field,
+                "must be an OTOP star level from 1 to 5",
+            ))
         }
     }
 
@@ -334,7 +358,10 @@ pub fn parse_tags(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError
     let mut tags: Vec<String> = Vec::with_capacity(raw.len());
     for (index, tag) in raw.iter().enumerate() {
         let tag = parse_text(&format!("{field}[{index}]"), tag, MAX_TAG_CHARS)?;
-        if !tags.iter().any(|seen| seen.to_lowercase() == tag.to_lowercase()) {
+        if !tags
+            .iter()
+            .any(|seen| seen.to_lowercase() == tag.to_lowercase())
+        {
             tags.push(tag);
         }
     }
@@ -343,7 +370,10 @@ pub fn parse_tags(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError
 
 pub fn parse_image_urls(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError> {
     if raw.len() > MAX_IMAGES {
-        return Err(FieldError::new(field, format!("at most {MAX_IMAGES} images")));
+        return Err(FieldError::new(
+            field,
+            format!("at most {MAX_IMAGES} images"),
+        ));
     }
     raw.iter()
         .enumerate()
@@ -368,7 +398,10 @@ mod tests {
         assert!(Satang::parse("price", 0).is_err());
         assert!(Satang::parse("price", -5).is_err());
         assert!(Satang::parse("price", MAX_SATANG as i64 + 1).is_err());
-        assert_eq!(Satang::parse("price", 350_000).map(Satang::get), Ok(350_000));
+        assert_eq!(
+            Satang::parse("price", 350_000).map(Satang::get),
+            Ok(350_000)
+        );
     }
 
     #[test]

@@ -207,7 +207,14 @@ impl Vendor {
     /// Decides which events a command produces, without changing anything.
     pub fn decide(&self, command: VendorCommand) -> Result<Vec<VendorEvent>, DomainError> {
         let (state, command) = match (&self.0, command) {
-            (None, VendorCommand::Apply { vendor_id, profile, actor }) => {
+            (
+                None,
+                VendorCommand::Apply {
+                    vendor_id,
+                    profile,
+                    actor,
+                },
+            ) => {
                 return Ok(vec![VendorEvent::VendorApplied {
                     vendor_id,
                     profile,
@@ -258,7 +265,11 @@ impl Vendor {
                         "only the vendor itself or an admin can change its profile".into(),
                     ));
                 }
-                require_status(state, &[Applied, Approved, Suspended], "update the profile of")?;
+                require_status(
+                    state,
+                    &[Applied, Approved, Suspended],
+                    "update the profile of",
+                )?;
                 if patch.is_empty() {
                     return Err(DomainError::invalid("body", "names no field to change"));
                 }

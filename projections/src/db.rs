@@ -20,7 +20,10 @@ pub async fn create_database_if_missing(url: &str) -> Result<(), sqlx::Error> {
         .get_database()
         .map(str::to_string)
         .unwrap_or_else(|| "postgres".to_string());
-    let admin_options = options.clone().database("postgres").disable_statement_logging();
+    let admin_options = options
+        .clone()
+        .database("postgres")
+        .disable_statement_logging();
     let mut admin = PgConnection::connect_with(&admin_options).await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")

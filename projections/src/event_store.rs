@@ -90,7 +90,10 @@ where
     }
 
     /// The aggregate from its snapshot (when there is one) and the events after it.
-    pub async fn load(&self, aggregate_id: &str) -> Result<LoadedAggregate<A>, StoreError<A::Error>> {
+    pub async fn load(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<LoadedAggregate<A>, StoreError<A::Error>> {
         let mut context = self.load_snapshot(aggregate_id).await?;
         let events = self
             .repo
@@ -176,11 +179,23 @@ where
                 .map_err(StoreError::Domain)?;
             let events = sink.collect().await;
             match self
-                .commit(aggregate_id, aggregate, loaded.last_sequence, loaded.snapshot_count, events, metadata)
+                .commit(
+                    aggregate_id,
+                    aggregate,
+                    loaded.last_sequence,
+                    loaded.snapshot_count,
+                    events,
+                    metadata,
+                )
                 .await
             {
                 Err(StoreError::Conflict { .. }) => {
-                    tracing::debug!(aggregate_type = A::TYPE, aggregate_id, attempt, "conflict, retrying");
+                    tracing::debug!(
+                        aggregate_type = A::TYPE,
+                        aggregate_id,
+                        attempt,
+                        "conflict, retrying"
+                    );
                     continue;
                 }
                 other => return other,

@@ -95,12 +95,11 @@ pub async fn cursor_of<'e>(
     executor: impl PgExecutor<'e>,
     position: i64,
 ) -> Result<Option<LogCursor>, sqlx::Error> {
-    let transaction_id: Option<String> = sqlx::query_scalar(
-        "SELECT transaction_id::text FROM events WHERE position = $1",
-    )
-    .bind(position)
-    .fetch_optional(executor)
-    .await?;
+    let transaction_id: Option<String> =
+        sqlx::query_scalar("SELECT transaction_id::text FROM events WHERE position = $1")
+            .bind(position)
+            .fetch_optional(executor)
+            .await?;
     transaction_id
         .map(|text| {
             text.parse::<u64>()

@@ -61,7 +61,10 @@ async fn invalid_values_are_422_naming_every_bad_field() {
         .iter()
         .filter_map(|e| e["field"].as_str())
         .collect();
-    assert_eq!(fields, ["name_th", "district_code", "producer_type", "phone"]);
+    assert_eq!(
+        fields,
+        ["name_th", "district_code", "producer_type", "phone"]
+    );
 
     let vendor = app.approved_vendor("กลุ่มทดสอบ").await;
     let before = event_count(&app).await;
@@ -111,15 +114,30 @@ async fn no_token_or_a_bad_token_is_401() {
     app.request(Method::POST, "/v1/vendors", None, Some(&body), &[])
         .await
         .assert_problem(401);
-    app.request(Method::POST, "/v1/vendors", Some("not.a.token"), Some(&body), &[])
-        .await
-        .assert_problem(401);
+    app.request(
+        Method::POST,
+        "/v1/vendors",
+        Some("not.a.token"),
+        Some(&body),
+        &[],
+    )
+    .await
+    .assert_problem(401);
     let other_secret = otop_api::auth::AuthKeys::new("another-secret")
-        .issue(&otop_domain::Actor::new("x", otop_domain::Role::Admin), chrono::Duration::hours(1))
+        .issue(
+            &otop_domain::Actor::new("x", otop_domain::Role::Admin),
+            chrono::Duration::hours(1),
+        )
         .expect("token");
-    app.request(Method::POST, "/v1/vendors", Some(&other_secret), Some(&body), &[])
-        .await
-        .assert_problem(401);
+    app.request(
+        Method::POST,
+        "/v1/vendors",
+        Some(&other_secret),
+        Some(&body),
+        &[],
+    )
+    .await
+    .assert_problem(401);
     assert_eq!(event_count(&app).await, 0);
     app.cleanup().await;
 }
@@ -137,12 +155,20 @@ async fn the_wrong_role_is_403() {
     let vendor_id = applied.body["id"].as_str().expect("id").to_string();
     let before = event_count(&app).await;
     let auditor = app.token(&otop_domain::Actor::new("a1", otop_domain::Role::Auditor));
-    app.post(&format!("/v1/vendors/{vendor_id}/approve"), &app.shopper("s1"), Value::Null)
-        .await
-        .assert_problem(403);
-    app.post(&format!("/v1/vendors/{vendor_id}/approve"), &auditor, Value::Null)
-        .await
-        .assert_problem(403);
+    app.post(
+        &format!("/v1/vendors/{vendor_id}/approve"),
+        &app.shopper("s1"),
+        Value::Null,
+    )
+    .await
+    .assert_problem(403);
+    app.post(
+        &format!("/v1/vendors/{vendor_id}/approve"),
+        &auditor,
+        Value::Null,
+    )
+    .await
+    .assert_problem(403);
     // A shopper cannot create listings.
     app.post(
         "/v1/listings",
@@ -173,16 +199,28 @@ async fn another_vendors_listing_is_403() {
     )
     .await
     .assert_problem(403);
-    app.post(&format!("/v1/listings/{listing}/publish"), &intruder_token, Value::Null)
-        .await
-        .assert_problem(403);
-    app.post(&format!("/v1/listings/{listing}/stock"), &intruder_token, json!({"set": 0}))
-        .await
-        .assert_problem(403);
+    app.post(
+        &format!("/v1/listings/{listing}/publish"),
+        &intruder_token,
+        Value::Null,
+    )
+    .await
+    .assert_problem(403);
+    app.post(
+        &format!("/v1/listings/{listing}/stock"),
+        &intruder_token,
+        json!({"set": 0}),
+    )
+    .await
+    .assert_problem(403);
     // Nor can one vendor close another.
-    app.post(&format!("/v1/vendors/{owner}/close"), &intruder_token, Value::Null)
-        .await
-        .assert_problem(403);
+    app.post(
+        &format!("/v1/vendors/{owner}/close"),
+        &intruder_token,
+        Value::Null,
+    )
+    .await
+    .assert_problem(403);
     assert_eq!(event_count(&app).await, before);
     // And its draft stays invisible to the intruder.
     app.get(&format!("/v1/listings/{listing}"), Some(&intruder_token))
@@ -195,18 +233,36 @@ async fn another_vendors_listing_is_403() {
 async fn an_unknown_id_is_404() {
     let app = TestApp::spawn().await;
     let unknown = Uuid::now_v7();
-    app.get(&format!("/v1/vendors/{unknown}"), None).await.assert_problem(404);
-    app.get(&format!("/v1/listings/{unknown}"), None).await.assert_problem(404);
-    app.get("/v1/listings/not-a-uuid", None).await.assert_problem(404);
-    app.post(&format!("/v1/vendors/{unknown}/approve"), &app.admin(), Value::Null)
+    app.get(&format!("/v1/vendors/{unknown}"), None)
         .await
         .assert_problem(404);
+    app.get(&format!("/v1/listings/{unknown}"), None)
+        .await
+        .assert_problem(404);
+    app.get("/v1/listings/not-a-uuid", None)
+        .await
+        .assert_problem(404);
+    app.post(
+        &format!("/v1/vendors/{unknown}/approve"),
+        &app.admin(),
+        Value::Null,
+    )
+    .await
+    .assert_problem(404);
     let vendor = app.approved_vendor("กลุ่ม").await;
-    app.post(&format!("/v1/listings/{unknown}/publish"), &app.vendor(vendor), Value::Null)
-        .await
-        .assert_problem(404);
+    app.post(
+        &format!("/v1/listings/{unknown}/publish"),
+        &app.vendor(vendor),
+        Value::Null,
+    )
+    .await
+    .assert_problem(404);
     app.get("/v1/no-such-route", None).await.assert_problem(404);
-    assert_eq!(event_count(&app).await, 2, "only the vendor's own two events");
+    assert_eq!(
+        event_count(&app).await,
+        2,
+        "only the vendor's own two events"
+    );
     app.cleanup().await;
 }
 
@@ -215,24 +271,49 @@ async fn an_invalid_transition_is_409() {
     let app = TestApp::spawn().await;
     let vendor = app.approved_vendor("กลุ่ม").await;
     let before = event_count(&app).await;
-    app.post(&format!("/v1/vendors/{vendor}/approve"), &app.admin(), Value::Null)
-        .await
-        .assert_problem(409);
-    app.post(&format!("/v1/vendors/{vendor}/reinstate"), &app.admin(), Value::Null)
-        .await
-        .assert_problem(409);
+    app.post(
+        &format!("/v1/vendors/{vendor}/approve"),
+        &app.admin(),
+        Value::Null,
+    )
+    .await
+    .assert_problem(409);
+    app.post(
+        &format!("/v1/vendors/{vendor}/reinstate"),
+        &app.admin(),
+        Value::Null,
+    )
+    .await
+    .assert_problem(409);
     let listing = app.draft_listing(vendor, 1).await;
     let token = app.vendor(vendor);
-    app.post(&format!("/v1/listings/{listing}/unpublish"), &token, Value::Null)
-        .await
-        .assert_problem(409);
-    app.post(&format!("/v1/listings/{listing}/archive"), &token, Value::Null).await;
-    app.post(&format!("/v1/listings/{listing}/publish"), &token, Value::Null)
-        .await
-        .assert_problem(409);
-    app.post(&format!("/v1/listings/{listing}/stock"), &token, json!({"delta": -2}))
-        .await
-        .assert_problem(409);
+    app.post(
+        &format!("/v1/listings/{listing}/unpublish"),
+        &token,
+        Value::Null,
+    )
+    .await
+    .assert_problem(409);
+    app.post(
+        &format!("/v1/listings/{listing}/archive"),
+        &token,
+        Value::Null,
+    )
+    .await;
+    app.post(
+        &format!("/v1/listings/{listing}/publish"),
+        &token,
+        Value::Null,
+    )
+    .await
+    .assert_problem(409);
+    app.post(
+        &format!("/v1/listings/{listing}/stock"),
+        &token,
+        json!({"delta": -2}),
+    )
+    .await
+    .assert_problem(409);
     // The draft and its archiving are the only new events.
     assert_eq!(event_count(&app).await, before + 2);
     app.cleanup().await;
@@ -246,21 +327,41 @@ async fn a_stale_expected_stock_is_409() {
     let token = app.vendor(vendor);
     let before = event_count(&app).await;
     let stale = app
-        .post(&format!("/v1/listings/{listing}/stock"), &token, json!({"set": 4, "expected": 9}))
+        .post(
+            &format!("/v1/listings/{listing}/stock"),
+            &token,
+            json!({"set": 4, "expected": 9}),
+        )
         .await;
     stale.assert_problem(409);
-    assert!(stale.body["detail"].as_str().expect("detail").contains("10"), "{stale:?}");
+    assert!(
+        stale.body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("10"),
+        "{stale:?}"
+    );
     assert_eq!(event_count(&app).await, before);
     let fresh = app
-        .post(&format!("/v1/listings/{listing}/stock"), &token, json!({"set": 4, "expected": 10}))
+        .post(
+            &format!("/v1/listings/{listing}/stock"),
+            &token,
+            json!({"set": 4, "expected": 10}),
+        )
         .await;
     assert_eq!(fresh.status, StatusCode::OK, "{fresh:?}");
-    let view = app.get(&format!("/v1/listings/{listing}"), Some(&token)).await;
+    let view = app
+        .get(&format!("/v1/listings/{listing}"), Some(&token))
+        .await;
     assert_eq!(view.body["available_stock"], 4);
     // Neither or both of set and delta is a 422.
-    app.post(&format!("/v1/listings/{listing}/stock"), &token, json!({"set": 1, "delta": 1}))
-        .await
-        .assert_problem(422);
+    app.post(
+        &format!("/v1/listings/{listing}/stock"),
+        &token,
+        json!({"set": 1, "delta": 1}),
+    )
+    .await
+    .assert_problem(422);
     app.cleanup().await;
 }
 
@@ -270,22 +371,38 @@ async fn an_idempotency_key_replays_the_first_reply_and_refuses_another_body() {
     let token = app.shopper("s1");
     let body = json!({"name_th": "กลุ่ม", "district_code": "3201", "producer_type": "sme", "phone": "0812345678"});
     let key = [("Idempotency-Key", "apply-once")];
-    let first = app.request(Method::POST, "/v1/vendors", Some(&token), Some(&body), &key).await;
+    let first = app
+        .request(Method::POST, "/v1/vendors", Some(&token), Some(&body), &key)
+        .await;
     assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
     assert!(first.headers.get("idempotent-replayed").is_none());
-    let again = app.request(Method::POST, "/v1/vendors", Some(&token), Some(&body), &key).await;
+    let again = app
+        .request(Method::POST, "/v1/vendors", Some(&token), Some(&body), &key)
+        .await;
     assert_eq!(again.status, StatusCode::CREATED);
     assert_eq!(again.body, first.body, "the same reply, the same vendor id");
     assert_eq!(again.headers["idempotent-replayed"], "true");
     assert_eq!(event_count(&app).await, 1);
 
     let other_body = json!({"name_th": "กลุ่มอื่น", "district_code": "3201", "producer_type": "sme", "phone": "0812345678"});
-    app.request(Method::POST, "/v1/vendors", Some(&token), Some(&other_body), &key)
-        .await
-        .assert_problem(422);
+    app.request(
+        Method::POST,
+        "/v1/vendors",
+        Some(&token),
+        Some(&other_body),
+        &key,
+    )
+    .await
+    .assert_problem(422);
     // Another caller with the same key is a different request altogether.
     let someone_else = app
-        .request(Method::POST, "/v1/vendors", Some(&app.shopper("s2")), Some(&body), &key)
+        .request(
+            Method::POST,
+            "/v1/vendors",
+            Some(&app.shopper("s2")),
+            Some(&body),
+            &key,
+        )
         .await;
     assert_eq!(someone_else.status, StatusCode::CREATED);
     assert_ne!(someone_else.body["id"], first.body["id"]);
@@ -294,10 +411,24 @@ async fn an_idempotency_key_replays_the_first_reply_and_refuses_another_body() {
     // A refused command is replayed as refused too.
     let bad = json!({"name_th": "", "district_code": "3201", "producer_type": "sme", "phone": "0812345678"});
     let bad_key = [("Idempotency-Key", "bad-once")];
-    app.request(Method::POST, "/v1/vendors", Some(&token), Some(&bad), &bad_key)
-        .await
-        .assert_problem(422);
-    let bad_again = app.request(Method::POST, "/v1/vendors", Some(&token), Some(&bad), &bad_key).await;
+    app.request(
+        Method::POST,
+        "/v1/vendors",
+        Some(&token),
+        Some(&bad),
+        &bad_key,
+    )
+    .await
+    .assert_problem(422);
+    let bad_again = app
+        .request(
+            Method::POST,
+            "/v1/vendors",
+            Some(&token),
+            Some(&bad),
+            &bad_key,
+        )
+        .await;
     bad_again.assert_problem(422);
     assert_eq!(bad_again.headers["idempotent-replayed"], "true");
     app.cleanup().await;

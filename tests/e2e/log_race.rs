@@ -57,7 +57,9 @@ async fn the_reader_sees_every_committed_event_exactly_once() {
         let mut naive_seen: HashSet<i64> = HashSet::new();
         loop {
             let finished = *done_rx.borrow_and_update();
-            let batch = read_after(&reader_pool, cursor, 64).await.expect("read the log");
+            let batch = read_after(&reader_pool, cursor, 64)
+                .await
+                .expect("read the log");
             for event in &batch {
                 seen.push((event.position, event.aggregate_id.clone(), event.sequence));
                 cursor = event.cursor();
@@ -95,19 +97,28 @@ async fn the_reader_sees_every_committed_event_exactly_once() {
                 let create = ListingCommand::Create {
                     listing_id: listing_id.parse().expect("uuid"),
                     actor: actor.clone(),
-                    vendor: VendorStanding { vendor_id, status: VendorStatus::Approved },
+                    vendor: VendorStanding {
+                        vendor_id,
+                        status: VendorStatus::Approved,
+                    },
                     details: details(),
                     price: Satang::parse("p", 10_000).expect("price"),
                     stock: 0,
                 };
-                store.execute(&listing_id, create, &metadata).await.expect("create");
+                store
+                    .execute(&listing_id, create, &metadata)
+                    .await
+                    .expect("create");
                 for step in 1..COMMANDS_PER_WRITER {
                     let change = ListingCommand::ChangeStock {
                         actor: actor.clone(),
                         change: StockChange::Set(step as u32),
                         expected: None,
                     };
-                    store.execute(&listing_id, change, &metadata).await.expect("stock change");
+                    store
+                        .execute(&listing_id, change, &metadata)
+                        .await
+                        .expect("stock change");
                 }
             })
         })
@@ -128,7 +139,10 @@ async fn the_reader_sees_every_committed_event_exactly_once() {
         .expect("all positions");
     let seen_positions: HashSet<i64> = seen.iter().map(|(p, _, _)| *p).collect();
     let duplicates = seen.len() - seen_positions.len();
-    let skipped = committed.iter().filter(|p| !seen_positions.contains(p)).count();
+    let skipped = committed
+        .iter()
+        .filter(|p| !seen_positions.contains(p))
+        .count();
     let naive_skipped = committed.iter().filter(|p| !naive_seen.contains(p)).count();
     println!(
         "log race: events written {}, events read {}, duplicates {duplicates}, skips {skipped}; \
@@ -140,7 +154,10 @@ async fn the_reader_sees_every_committed_event_exactly_once() {
     assert_eq!(duplicates, 0, "no event is read twice");
     assert_eq!(skipped, 0, "no committed event is skipped");
     assert_eq!(seen.len(), committed.len());
-    assert!(seen_positions.contains(&slow_position), "the slow event is read");
+    assert!(
+        seen_positions.contains(&slow_position),
+        "the slow event is read"
+    );
     assert!(
         !naive_seen.contains(&slow_position) && naive_skipped >= 1,
         "the race did not happen: a position-only reader should have skipped the slow event"
@@ -148,8 +165,14 @@ async fn the_reader_sees_every_committed_event_exactly_once() {
     // Within an aggregate, the log keeps the order of its sequence numbers.
     let mut last_sequence: BTreeMap<String, i64> = BTreeMap::new();
     for (_, aggregate_id, sequence) in &seen {
-        let previous = last_sequence.insert(aggregate_id.clone(), *sequence).unwrap_or(0);
-        assert_eq!(*sequence, previous + 1, "aggregate {aggregate_id} out of order");
+        let previous = last_sequence
+            .insert(aggregate_id.clone(), *sequence)
+            .unwrap_or(0);
+        assert_eq!(
+            *sequence,
+            previous + 1,
+            "aggregate {aggregate_id} out of order"
+        );
     }
     db.drop_database().await;
 }

@@ -54,7 +54,10 @@ where
         let _ = store.execute(id, command, &metadata()).await;
         let loaded = store.load(id).await.expect("load");
         let replayed = store.replay(id).await.expect("replay");
-        assert_eq!(loaded.aggregate, replayed, "snapshot + later events != full replay");
+        assert_eq!(
+            loaded.aggregate, replayed,
+            "snapshot + later events != full replay"
+        );
     }
 }
 
@@ -78,14 +81,20 @@ fn runner() -> TestRunner {
 fn listing_snapshot_plus_later_events_equals_full_replay() {
     let rt = runtime();
     let db = rt.block_on(TestDatabase::create());
-    let store = Arc::new(AggregateStore::<Listing>::with_snapshot_every(db.pool.clone(), 3));
+    let store = Arc::new(AggregateStore::<Listing>::with_snapshot_every(
+        db.pool.clone(),
+        3,
+    ));
     let orders: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
     let strategy = prop::collection::vec((0u8..9, 0u32..20, 0usize..4), 1..40);
     runner()
         .run(&strategy, |steps| {
             let vendor_id = Uuid::now_v7();
             let actor = Actor::vendor("v", vendor_id);
-            let standing = VendorStanding { vendor_id, status: VendorStatus::Approved };
+            let standing = VendorStanding {
+                vendor_id,
+                status: VendorStatus::Approved,
+            };
             let listing_id = Uuid::now_v7();
             let mut commands = vec![ListingCommand::Create {
                 listing_id,
@@ -98,21 +107,48 @@ fn listing_snapshot_plus_later_events_equals_full_replay() {
             for (kind, number, order) in steps {
                 let order_id = orders[order];
                 commands.push(match kind {
-                    0 => ListingCommand::ChangeStock { actor: actor.clone(), change: StockChange::Set(number), expected: None },
-                    1 => ListingCommand::ChangeStock { actor: actor.clone(), change: StockChange::Delta(i64::from(number) - 10), expected: None },
-                    2 => ListingCommand::ChangePrice { actor: actor.clone(), price: satang(i64::from(number) * 100 + 100) },
-                    3 => ListingCommand::Publish { actor: actor.clone(), vendor: standing },
-                    4 => ListingCommand::Unpublish { actor: actor.clone() },
-                    5 => ListingCommand::Reserve { order_id, quantity: number % 5 + 1, vendor: standing },
+                    0 => ListingCommand::ChangeStock {
+                        actor: actor.clone(),
+                        change: StockChange::Set(number),
+                        expected: None,
+                    },
+                    1 => ListingCommand::ChangeStock {
+                        actor: actor.clone(),
+                        change: StockChange::Delta(i64::from(number) - 10),
+                        expected: None,
+                    },
+                    2 => ListingCommand::ChangePrice {
+                        actor: actor.clone(),
+                        price: satang(i64::from(number) * 100 + 100),
+                    },
+                    3 => ListingCommand::Publish {
+                        actor: actor.clone(),
+                        vendor: standing,
+                    },
+                    4 => ListingCommand::Unpublish {
+                        actor: actor.clone(),
+                    },
+                    5 => ListingCommand::Reserve {
+                        order_id,
+                        quantity: number % 5 + 1,
+                        vendor: standing,
+                    },
                     6 => ListingCommand::Release { order_id },
                     7 => ListingCommand::Commit { order_id },
                     _ => ListingCommand::UpdateDetails {
                         actor: actor.clone(),
-                        patch: ListingDetailsPatch { title_en: Some(format!("title {number}")), ..Default::default() },
+                        patch: ListingDetailsPatch {
+                            title_en: Some(format!("title {number}")),
+                            ..Default::default()
+                        },
                     },
                 });
             }
-            rt.block_on(check_against_replay(&store, &listing_id.to_string(), commands));
+            rt.block_on(check_against_replay(
+                &store,
+                &listing_id.to_string(),
+                commands,
+            ));
             Ok(())
         })
         .expect("property holds");
@@ -123,7 +159,10 @@ fn listing_snapshot_plus_later_events_equals_full_replay() {
 fn vendor_snapshot_plus_later_events_equals_full_replay() {
     let rt = runtime();
     let db = rt.block_on(TestDatabase::create());
-    let store = Arc::new(AggregateStore::<Vendor>::with_snapshot_every(db.pool.clone(), 2));
+    let store = Arc::new(AggregateStore::<Vendor>::with_snapshot_every(
+        db.pool.clone(),
+        2,
+    ));
     let strategy = prop::collection::vec((0u8..7, 0u32..1000), 1..30);
     runner()
         .run(&strategy, |steps| {
@@ -132,27 +171,52 @@ fn vendor_snapshot_plus_later_events_equals_full_replay() {
             let profile = VendorProfile {
                 name_th: "กลุ่มจักสาน".into(),
                 name_en: None,
-                district_code: otop_domain::values::DistrictCode::parse("d", "3201").expect("district"),
+                district_code: otop_domain::values::DistrictCode::parse("d", "3201")
+                    .expect("district"),
                 producer_type: otop_domain::values::ProducerType::CommunityGroup,
                 phone: Phone::parse("p", "0812345678").expect("phone"),
                 email: None,
                 payout_promptpay: None,
             };
-            let mut commands = vec![VendorCommand::Apply { vendor_id, profile, actor: admin.clone() }];
+            let mut commands = vec![VendorCommand::Apply {
+                vendor_id,
+                profile,
+                actor: admin.clone(),
+            }];
             for (kind, number) in steps {
                 commands.push(match kind {
-                    0 => VendorCommand::Approve { actor: admin.clone() },
-                    1 => VendorCommand::Reject { actor: admin.clone(), reason: format!("r{number}") },
-                    2 => VendorCommand::Suspend { actor: admin.clone(), reason: format!("s{number}") },
-                    3 => VendorCommand::Reinstate { actor: admin.clone() },
-                    4 => VendorCommand::Close { actor: admin.clone(), reason: None },
+                    0 => VendorCommand::Approve {
+                        actor: admin.clone(),
+                    },
+                    1 => VendorCommand::Reject {
+                        actor: admin.clone(),
+                        reason: format!("r{number}"),
+                    },
+                    2 => VendorCommand::Suspend {
+                        actor: admin.clone(),
+                        reason: format!("s{number}"),
+                    },
+                    3 => VendorCommand::Reinstate {
+                        actor: admin.clone(),
+                    },
+                    4 => VendorCommand::Close {
+                        actor: admin.clone(),
+                        reason: None,
+                    },
                     _ => VendorCommand::UpdateProfile {
                         actor: admin.clone(),
-                        patch: VendorProfilePatch { name_en: Some(format!("Group {number}")), ..Default::default() },
+                        patch: VendorProfilePatch {
+                            name_en: Some(format!("Group {number}")),
+                            ..Default::default()
+                        },
                     },
                 });
             }
-            rt.block_on(check_against_replay(&store, &vendor_id.to_string(), commands));
+            rt.block_on(check_against_replay(
+                &store,
+                &vendor_id.to_string(),
+                commands,
+            ));
             Ok(())
         })
         .expect("property holds");
@@ -163,7 +227,10 @@ fn vendor_snapshot_plus_later_events_equals_full_replay() {
 fn order_snapshot_plus_later_events_equals_full_replay() {
     let rt = runtime();
     let db = rt.block_on(TestDatabase::create());
-    let store = Arc::new(AggregateStore::<Order>::with_snapshot_every(db.pool.clone(), 2));
+    let store = Arc::new(AggregateStore::<Order>::with_snapshot_every(
+        db.pool.clone(),
+        2,
+    ));
     let strategy = prop::collection::vec((0u8..10, 1u32..5), 1..20);
     runner()
         .run(&strategy, |steps| {
@@ -173,8 +240,16 @@ fn order_snapshot_plus_later_events_equals_full_replay() {
             let vendor = Actor::vendor("v", vendor_id);
             let shopper = Actor::new("shopper-1", Role::Shopper);
             let lines = vec![
-                OrderLine { listing_id: Uuid::now_v7(), quantity: 2, unit_price: satang(25_000) },
-                OrderLine { listing_id: Uuid::now_v7(), quantity: 1, unit_price: satang(50_000) },
+                OrderLine {
+                    listing_id: Uuid::now_v7(),
+                    quantity: 2,
+                    unit_price: satang(25_000),
+                },
+                OrderLine {
+                    listing_id: Uuid::now_v7(),
+                    quantity: 1,
+                    unit_price: satang(50_000),
+                },
             ];
             let mut commands = vec![OrderCommand::Place {
                 order_id,
@@ -196,19 +271,52 @@ fn order_snapshot_plus_later_events_equals_full_replay() {
             }];
             for (kind, number) in steps {
                 commands.push(match kind {
-                    0 => OrderCommand::Confirm { actor: system.clone() },
-                    1 => OrderCommand::RecordPayment { actor: system.clone(), amount: satang(100_000), reference: format!("pay-{number}") },
-                    2 => OrderCommand::Accept { actor: vendor.clone() },
-                    3 => OrderCommand::Pack { actor: vendor.clone() },
-                    4 => OrderCommand::Ship { actor: vendor.clone(), carrier: "Thailand Post".into(), tracking_number: format!("EX{number}TH") },
-                    5 => OrderCommand::Deliver { actor: shopper.clone() },
-                    6 => OrderCommand::Refund { actor: vendor.clone(), amount: satang(i64::from(number) * 10_000), reason: "damaged".into() },
-                    7 => OrderCommand::Cancel { actor: shopper.clone(), reason: "changed mind".into() },
-                    8 => OrderCommand::Expire { actor: system.clone() },
-                    _ => OrderCommand::Reject { actor: system.clone(), reason: "no stock".into(), failed_listings: vec![] },
+                    0 => OrderCommand::Confirm {
+                        actor: system.clone(),
+                    },
+                    1 => OrderCommand::RecordPayment {
+                        actor: system.clone(),
+                        amount: satang(100_000),
+                        reference: format!("pay-{number}"),
+                    },
+                    2 => OrderCommand::Accept {
+                        actor: vendor.clone(),
+                    },
+                    3 => OrderCommand::Pack {
+                        actor: vendor.clone(),
+                    },
+                    4 => OrderCommand::Ship {
+                        actor: vendor.clone(),
+                        carrier: "Thailand Post".into(),
+                        tracking_number: format!("EX{number}TH"),
+                    },
+                    5 => OrderCommand::Deliver {
+                        actor: shopper.clone(),
+                    },
+                    6 => OrderCommand::Refund {
+                        actor: vendor.clone(),
+                        amount: satang(i64::from(number) * 10_000),
+                        reason: "damaged".into(),
+                    },
+                    7 => OrderCommand::Cancel {
+                        actor: shopper.clone(),
+                        reason: "changed mind".into(),
+                    },
+                    8 => OrderCommand::Expire {
+                        actor: system.clone(),
+                    },
+                    _ => OrderCommand::Reject {
+                        actor: system.clone(),
+                        reason: "no stock".into(),
+                        failed_listings: vec![],
+                    },
                 });
             }
-            rt.block_on(check_against_replay(&store, &order_id.to_string(), commands));
+            rt.block_on(check_against_replay(
+                &store,
+                &order_id.to_string(),
+                commands,
+            ));
             Ok(())
         })
         .expect("property holds");
@@ -227,21 +335,38 @@ async fn a_thousand_stock_changes_reload_as_exactly_a_thousand() {
     let create = ListingCommand::Create {
         listing_id: id,
         actor: actor.clone(),
-        vendor: VendorStanding { vendor_id, status: VendorStatus::Approved },
+        vendor: VendorStanding {
+            vendor_id,
+            status: VendorStatus::Approved,
+        },
         details: listing_details(),
         price: satang(10_000),
         stock: 0,
     };
-    store.execute(&id.to_string(), create, &metadata()).await.expect("create");
+    store
+        .execute(&id.to_string(), create, &metadata())
+        .await
+        .expect("create");
     for _ in 0..1_000 {
-        let add_one = ListingCommand::ChangeStock { actor: actor.clone(), change: StockChange::Delta(1), expected: None };
-        store.execute(&id.to_string(), add_one, &metadata()).await.expect("add one");
+        let add_one = ListingCommand::ChangeStock {
+            actor: actor.clone(),
+            change: StockChange::Delta(1),
+            expected: None,
+        };
+        store
+            .execute(&id.to_string(), add_one, &metadata())
+            .await
+            .expect("add one");
     }
     let loaded = store.load(&id.to_string()).await.expect("load");
     assert_eq!(loaded.aggregate.state().map(|s| s.available), Some(1_000));
     assert_eq!(loaded.last_sequence, 1_001);
     assert!(loaded.snapshot_count.is_some(), "a snapshot was written");
-    assert!(loaded.events_replayed < 100, "loaded from the snapshot: replayed {}", loaded.events_replayed);
+    assert!(
+        loaded.events_replayed < 100,
+        "loaded from the snapshot: replayed {}",
+        loaded.events_replayed
+    );
     db.drop_database().await;
 }
 
@@ -253,7 +378,10 @@ async fn a_busy_listing_loads_from_its_snapshot() {
     let store = AggregateStore::<Listing>::new(db.pool.clone());
     let vendor_id = Uuid::now_v7();
     let actor = Actor::vendor("v", vendor_id);
-    let standing = VendorStanding { vendor_id, status: VendorStatus::Approved };
+    let standing = VendorStanding {
+        vendor_id,
+        status: VendorStatus::Approved,
+    };
     let id = Uuid::now_v7().to_string();
     let create = ListingCommand::Create {
         listing_id: id.parse().expect("uuid"),
@@ -263,21 +391,48 @@ async fn a_busy_listing_loads_from_its_snapshot() {
         price: satang(10_000),
         stock: 5_000,
     };
-    store.execute(&id, create, &metadata()).await.expect("create");
-    store.execute(&id, ListingCommand::Publish { actor, vendor: standing }, &metadata()).await.expect("publish");
+    store
+        .execute(&id, create, &metadata())
+        .await
+        .expect("create");
+    store
+        .execute(
+            &id,
+            ListingCommand::Publish {
+                actor,
+                vendor: standing,
+            },
+            &metadata(),
+        )
+        .await
+        .expect("publish");
     for _ in 0..1_000 {
         let order_id = Uuid::now_v7();
         store
-            .execute(&id, ListingCommand::Reserve { order_id, quantity: 1, vendor: standing }, &metadata())
+            .execute(
+                &id,
+                ListingCommand::Reserve {
+                    order_id,
+                    quantity: 1,
+                    vendor: standing,
+                },
+                &metadata(),
+            )
             .await
             .expect("reserve");
-        store.execute(&id, ListingCommand::Commit { order_id }, &metadata()).await.expect("commit");
+        store
+            .execute(&id, ListingCommand::Commit { order_id }, &metadata())
+            .await
+            .expect("commit");
     }
     let loaded = store.load(&id).await.expect("load");
     let state = loaded.aggregate.state().expect("listing");
     assert_eq!(state.sold, 1_000);
     assert_eq!(state.available, 4_000);
-    assert!(state.reservations.is_empty(), "finished reservations are not kept");
+    assert!(
+        state.reservations.is_empty(),
+        "finished reservations are not kept"
+    );
     assert!(loaded.events_replayed < otop_projections::event_store::DEFAULT_SNAPSHOT_EVERY);
     db.drop_database().await;
 }

@@ -32,13 +32,24 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
     assert!(applied_position > 0);
 
     // Not public before approval, but the office sees it.
-    app.get(&format!("/v1/vendors/{vendor_id}"), None).await.assert_problem(404);
-    let as_admin = app.get(&format!("/v1/vendors/{vendor_id}"), Some(&app.admin())).await;
+    app.get(&format!("/v1/vendors/{vendor_id}"), None)
+        .await
+        .assert_problem(404);
+    let as_admin = app
+        .get(&format!("/v1/vendors/{vendor_id}"), Some(&app.admin()))
+        .await;
     assert_eq!(as_admin.body["status"], "applied");
-    assert_eq!(as_admin.body["name_th"], "กลุ่มทอผ้าไหมบ้านท่าสว่าง", "name is trimmed");
+    assert_eq!(
+        as_admin.body["name_th"], "กลุ่มทอผ้าไหมบ้านท่าสว่าง",
+        "name is trimmed"
+    );
 
     let approved = app
-        .post(&format!("/v1/vendors/{vendor_id}/approve"), &app.admin(), Value::Null)
+        .post(
+            &format!("/v1/vendors/{vendor_id}/approve"),
+            &app.admin(),
+            Value::Null,
+        )
         .await;
     assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
     assert_eq!(approved.body["status"], "approved");
@@ -85,7 +96,11 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
     assert_eq!(priced.status, StatusCode::OK, "{priced:?}");
 
     let stocked = app
-        .post(&format!("{listing_path}/stock"), &vendor, json!({"delta": 2, "expected": 3}))
+        .post(
+            &format!("{listing_path}/stock"),
+            &vendor,
+            json!({"delta": 2, "expected": 3}),
+        )
         .await;
     assert_eq!(stocked.status, StatusCode::OK, "{stocked:?}");
     let set = app
@@ -104,7 +119,9 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
 
-    let published = app.post(&format!("{listing_path}/publish"), &vendor, Value::Null).await;
+    let published = app
+        .post(&format!("{listing_path}/publish"), &vendor, Value::Null)
+        .await;
     assert_eq!(published.status, StatusCode::OK, "{published:?}");
     assert_eq!(published.body["status"], "published");
 
@@ -113,15 +130,23 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
     assert_eq!(public.body["status"], "published");
     assert_eq!(public.body["price_satang"], 1_450_000);
     assert_eq!(public.body["available_stock"], 7);
-    assert_eq!(public.body["title_en"], "Gold brocade silk, pikul flower motif");
+    assert_eq!(
+        public.body["title_en"],
+        "Gold brocade silk, pikul flower motif"
+    );
     assert_eq!(public.body["otop_stars"], 5);
 
     let public_vendor = app.get(&format!("/v1/vendors/{vendor_id}"), None).await;
     assert_eq!(public_vendor.status, StatusCode::OK);
     assert_eq!(public_vendor.body["published_listings"], 1);
     assert_eq!(public_vendor.body["district_name_en"], "Mueang Surin");
-    assert!(public_vendor.body.get("payout_promptpay").is_none(), "payout id is private");
-    let own_view = app.get(&format!("/v1/vendors/{vendor_id}"), Some(&vendor)).await;
+    assert!(
+        public_vendor.body.get("payout_promptpay").is_none(),
+        "payout id is private"
+    );
+    let own_view = app
+        .get(&format!("/v1/vendors/{vendor_id}"), Some(&vendor))
+        .await;
     assert_eq!(own_view.body["payout_promptpay"], "0812345678");
 
     // Every event carries who, when, and which request.
@@ -132,26 +157,51 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
     .fetch_all(&app.pool)
     .await
     .expect("read metadata");
-    assert_eq!(metadata.len(), 6, "created, price, 2 stock changes, details, published");
+    assert_eq!(
+        metadata.len(),
+        6,
+        "created, price, 2 stock changes, details, published"
+    );
     for entry in &metadata {
         assert_eq!(entry["actor_role"], "vendor");
         assert_eq!(entry["actor_vendor_id"], vendor_id.as_str());
-        for key in ["actor_id", "request_id", "correlation_id", "causation_id", "recorded_at"] {
-            assert!(entry[key].as_str().is_some_and(|v| !v.is_empty()), "{key} in {entry}");
+        for key in [
+            "actor_id",
+            "request_id",
+            "correlation_id",
+            "causation_id",
+            "recorded_at",
+        ] {
+            assert!(
+                entry[key].as_str().is_some_and(|v| !v.is_empty()),
+                "{key} in {entry}"
+            );
         }
     }
 
     // Suspension stops publishing; reinstatement allows it again.
     let suspended = app
-        .post(&format!("/v1/vendors/{vendor_id}/suspend"), &app.admin(), json!({"reason": "audit"}))
+        .post(
+            &format!("/v1/vendors/{vendor_id}/suspend"),
+            &app.admin(),
+            json!({"reason": "audit"}),
+        )
         .await;
     assert_eq!(suspended.body["status"], "suspended");
-    app.post(&format!("{listing_path}/unpublish"), &vendor, Value::Null).await;
+    app.post(&format!("{listing_path}/unpublish"), &vendor, Value::Null)
+        .await;
     app.post(&format!("{listing_path}/publish"), &vendor, Value::Null)
         .await
         .assert_problem(409);
-    app.post(&format!("/v1/vendors/{vendor_id}/reinstate"), &app.admin(), Value::Null).await;
-    let republished = app.post(&format!("{listing_path}/publish"), &vendor, Value::Null).await;
+    app.post(
+        &format!("/v1/vendors/{vendor_id}/reinstate"),
+        &app.admin(),
+        Value::Null,
+    )
+    .await;
+    let republished = app
+        .post(&format!("{listing_path}/publish"), &vendor, Value::Null)
+        .await;
     assert_eq!(republished.status, StatusCode::OK, "{republished:?}");
 
     app.cleanup().await;
@@ -182,9 +232,17 @@ async fn the_api_documents_every_route_and_serves_docs_offline() {
         "/healthz",
         "/readyz",
     ] {
-        assert!(paths.contains_key(path), "{path} missing from /openapi.json");
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from /openapi.json"
+        );
     }
-    let docs = app.client.get(format!("{}/docs/", app.base_url)).send().await.expect("docs");
+    let docs = app
+        .client
+        .get(format!("{}/docs/", app.base_url))
+        .send()
+        .await
+        .expect("docs");
     assert_eq!(docs.status(), StatusCode::OK);
     let html = docs.text().await.expect("docs body");
     assert!(html.contains("swagger"), "the docs page is Swagger UI");
@@ -198,6 +256,9 @@ async fn the_api_documents_every_route_and_serves_docs_offline() {
         .send()
         .await
         .expect("healthz");
-    assert!(request_id.headers().contains_key("x-request-id"), "every reply names its request");
+    assert!(
+        request_id.headers().contains_key("x-request-id"),
+        "every reply names its request"
+    );
     app.cleanup().await;
 }

@@ -44,7 +44,9 @@ impl TestDatabase {
         let pool = otop_projections::db::connect(&url, 32)
             .await
             .expect("connect to the test database");
-        otop_projections::db::migrate(&pool).await.expect("migrate the test database");
+        otop_projections::db::migrate(&pool)
+            .await
+            .expect("migrate the test database");
         TestDatabase { name, url, pool }
     }
 
@@ -54,9 +56,12 @@ impl TestDatabase {
             .expect("TEST_DATABASE_URL is a postgres URL")
             .database("postgres");
         if let Ok(mut admin) = PgConnection::connect_with(&options).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-                .execute(&mut admin)
-                .await;
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin)
+            .await;
             let _ = admin.close().await;
         }
     }
@@ -92,14 +97,29 @@ impl Reply {
     pub fn assert_problem(&self, status: u16) {
         assert_eq!(self.status.as_u16(), status, "unexpected reply: {self:?}");
         assert_eq!(self.content_type(), "application/problem+json", "{self:?}");
-        assert_eq!(self.body["status"].as_u64(), Some(u64::from(status)), "{self:?}");
-        assert!(self.body["type"].as_str().is_some_and(|t| !t.is_empty()), "{self:?}");
-        assert!(self.body["title"].as_str().is_some_and(|t| !t.is_empty()), "{self:?}");
-        assert!(self.body["detail"].as_str().is_some_and(|t| !t.is_empty()), "{self:?}");
+        assert_eq!(
+            self.body["status"].as_u64(),
+            Some(u64::from(status)),
+            "{self:?}"
+        );
+        assert!(
+            self.body["type"].as_str().is_some_and(|t| !t.is_empty()),
+            "{self:?}"
+        );
+        assert!(
+            self.body["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "{self:?}"
+        );
+        assert!(
+            self.body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+            "{self:?}"
+        );
     }
 
     pub fn position(&self) -> i64 {
-        self.body["position"].as_i64().unwrap_or_else(|| panic!("no position in {self:?}"))
+        self.body["position"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no position in {self:?}"))
     }
 }
 
@@ -142,7 +162,10 @@ impl TestApp {
     }
 
     pub fn vendor(&self, vendor_id: Uuid) -> String {
-        self.token(&Actor::vendor(format!("vendor-user-{vendor_id}"), vendor_id))
+        self.token(&Actor::vendor(
+            format!("vendor-user-{vendor_id}"),
+            vendor_id,
+        ))
     }
 
     pub async fn request(
@@ -153,7 +176,9 @@ impl TestApp {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut request = self.client.request(method, format!("{}{}", self.base_url, path));
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base_url, path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -168,7 +193,11 @@ impl TestApp {
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("read the reply body");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -178,7 +207,8 @@ impl TestApp {
     /// POSTs `body` as JSON; `Value::Null` sends no body at all.
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         let body = (!body.is_null()).then_some(body);
-        self.request(Method::POST, path, Some(token), body.as_ref(), &[]).await
+        self.request(Method::POST, path, Some(token), body.as_ref(), &[])
+            .await
     }
 
     /// A vendor that applied and was approved; returns its id.
@@ -197,9 +227,16 @@ impl TestApp {
             )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        let id: Uuid = reply.body["id"].as_str().and_then(|s| s.parse().ok()).expect("vendor id");
+        let id: Uuid = reply.body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("vendor id");
         let approved = self
-            .post(&format!("/v1/vendors/{id}/approve"), &self.admin(), Value::Null)
+            .post(
+                &format!("/v1/vendors/{id}/approve"),
+                &self.admin(),
+                Value::Null,
+            )
             .await;
         assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
         id
@@ -224,7 +261,10 @@ impl TestApp {
             )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        reply.body["id"].as_str().and_then(|s| s.parse().ok()).expect("listing id")
+        reply.body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("listing id")
     }
 
     /// Stops the server and drops the test's database.

@@ -38,7 +38,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     match otop_projections::log::head_position(&state.pool).await {
         Ok(head) => (
             StatusCode::OK,
-            Json(Readiness { status: "ready", database: "ok", log_head: Some(head), error: None }),
+            Json(Readiness {
+                status: "ready",
+                database: "ok",
+                log_head: Some(head),
+                error: None,
+            }),
         ),
         Err(error) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -50,7 +50,11 @@ impl CreateListingRequest {
     fn parse(self) -> Result<(ListingDetails, Satang, u32), ApiError> {
         let mut v = Validator::new();
         let title_th = v.check(parse_text("title_th", &self.title_th, TITLE_MAX_CHARS));
-        let title_en = v.check(parse_optional_text("title_en", self.title_en.as_deref(), TITLE_MAX_CHARS));
+        let title_en = v.check(parse_optional_text(
+            "title_en",
+            self.title_en.as_deref(),
+            TITLE_MAX_CHARS,
+        ));
         let description_th = v.check(parse_optional_text(
             "description_th",
             self.description_th.as_deref(),
@@ -62,15 +66,30 @@ impl CreateListingRequest {
             DESCRIPTION_MAX_CHARS,
         ));
         let category_code = v.check(CategoryCode::parse("category_code", &self.category_code));
-        let subtype_code = category_code
-            .as_ref()
-            .and_then(|category| v.check(SubtypeCode::parse("subtype_code", &self.subtype_code, category)));
+        let subtype_code = category_code.as_ref().and_then(|category| {
+            v.check(SubtypeCode::parse(
+                "subtype_code",
+                &self.subtype_code,
+                category,
+            ))
+        });
         let price = v.check(Satang::parse("price_satang", self.price_satang));
         let stock = v.check(parse_stock("stock", self.stock));
-        let weight_grams = v.check(self.weight_grams.map(|w| parse_weight_grams("weight_grams", w)).transpose());
-        let otop_stars = v.check(self.otop_stars.map(|s| Stars::parse("otop_stars", s)).transpose());
+        let weight_grams = v.check(
+            self.weight_grams
+                .map(|w| parse_weight_grams("weight_grams", w))
+                .transpose(),
+        );
+        let otop_stars = v.check(
+            self.otop_stars
+                .map(|s| Stars::parse("otop_stars", s))
+                .transpose(),
+        );
         let tags = v.check(parse_tags("tags", self.tags.as_deref().unwrap_or_default()));
-        let image_urls = v.check(parse_image_urls("image_urls", self.image_urls.as_deref().unwrap_or_default()));
+        let image_urls = v.check(parse_image_urls(
+            "image_urls",
+            self.image_urls.as_deref().unwrap_or_default(),
+        ));
         v.finish()?;
         let missing = || ApiError::Internal("validator passed with a missing field".into());
         let details = ListingDetails {
@@ -85,7 +104,11 @@ impl CreateListingRequest {
             tags: tags.ok_or_else(missing)?,
             image_urls: image_urls.ok_or_else(missing)?,
         };
-        Ok((details, price.ok_or_else(missing)?, stock.ok_or_else(missing)?))
+        Ok((
+            details,
+            price.ok_or_else(missing)?,
+            stock.ok_or_else(missing)?,
+        ))
     }
 }
 
@@ -115,12 +138,18 @@ impl UpdateListingRequest {
             .clone()
             .or_else(|| current.map(|s| s.details.category_code.clone()));
         let subtype_code = match (self.subtype_code, &effective_category) {
-            (Some(raw), Some(category)) => v.check(SubtypeCode::parse("subtype_code", &raw, category)),
+            (Some(raw), Some(category)) => {
+                v.check(SubtypeCode::parse("subtype_code", &raw, category))
+            }
             _ => None,
         };
         let patch = ListingDetailsPatch {
-            title_th: self.title_th.and_then(|t| v.check(parse_text("title_th", &t, TITLE_MAX_CHARS))),
-            title_en: self.title_en.and_then(|t| v.check(parse_text("title_en", &t, TITLE_MAX_CHARS))),
+            title_th: self
+                .title_th
+                .and_then(|t| v.check(parse_text("title_th", &t, TITLE_MAX_CHARS))),
+            title_en: self
+                .title_en
+                .and_then(|t| v.check(parse_text("title_en", &t, TITLE_MAX_CHARS))),
             description_th: self
                 .description_th
                 .and_then(|t| v.check(parse_text("description_th", &t, DESCRIPTION_MAX_CHARS))),
@@ -129,10 +158,16 @@ impl UpdateListingRequest {
                 .and_then(|t| v.check(parse_text("description_en", &t, DESCRIPTION_MAX_CHARS))),
             category_code,
             subtype_code,
-            weight_grams: self.weight_grams.and_then(|w| v.check(parse_weight_grams("weight_grams", w))),
-            otop_stars: self.otop_stars.and_then(|s| v.check(Stars::parse("otop_stars", s))),
+            weight_grams: self
+                .weight_grams
+                .and_then(|w| v.check(parse_weight_grams("weight_grams", w))),
+            otop_stars: self
+                .otop_stars
+                .and_then(|s| v.check(Stars::parse("otop_stars", s))),
             tags: self.tags.and_then(|t| v.check(parse_tags("tags", &t))),
-            image_urls: self.image_urls.and_then(|u| v.check(parse_image_urls("image_urls", &u))),
+            image_urls: self
+                .image_urls
+                .and_then(|u| v.check(parse_image_urls("image_urls", &u))),
         };
         v.finish()?;
         Ok(patch)
@@ -159,7 +194,9 @@ impl StockRequest {
         let mut v = Validator::new();
         let change = match (self.set, self.delta) {
             (Some(set), None) => v.check(parse_stock("set", set)).map(StockChange::Set),
-            (None, Some(delta)) if delta.unsigned_abs() <= u64::from(otop_domain::values::MAX_STOCK) => {
+            (None, Some(delta))
+                if delta.unsigned_abs() <= u64::from(otop_domain::values::MAX_STOCK) =>
+            {
                 Some(StockChange::Delta(delta))
             }
             (None, Some(_)) => {
@@ -167,15 +204,24 @@ impl StockRequest {
                 None
             }
             _ => {
-                v.push(otop_domain::FieldError::new("set", "give exactly one of `set` and `delta`"));
+                v.push(otop_domain::FieldError::new(
+                    "set",
+                    "give exactly one of `set` and `delta`",
+                ));
                 None
             }
         };
-        let expected = v.check(self.expected.map(|e| parse_stock("expected", e)).transpose());
+        let expected = v.check(
+            self.expected
+                .map(|e| parse_stock("expected", e))
+                .transpose(),
+        );
         v.finish()?;
         match (change, expected) {
             (Some(change), Some(expected)) => Ok((change, expected)),
-            _ => Err(ApiError::Internal("validator passed with a missing field".into())),
+            _ => Err(ApiError::Internal(
+                "validator passed with a missing field".into(),
+            )),
         }
     }
 }
@@ -232,7 +278,11 @@ impl From<&ListingState> for ListingView {
 }
 
 /// The standing of the vendor the actor speaks for; refuses actors that are not vendors.
-async fn own_vendor_standing(state: &AppState, actor: &Actor, what: &str) -> Result<VendorStanding, ApiError> {
+async fn own_vendor_standing(
+    state: &AppState,
+    actor: &Actor,
+    what: &str,
+) -> Result<VendorStanding, ApiError> {
     require_role(actor, &[Role::Vendor], what)?;
     let vendor_id = actor
         .vendor_id
@@ -306,7 +356,10 @@ pub async fn update_listing(
 ) -> Result<Json<CommandReply>, ApiError> {
     let loaded = state.listings.load(&id.to_string()).await?;
     let patch = body.parse(loaded.aggregate.state())?;
-    let command = ListingCommand::UpdateDetails { actor: ctx.actor.clone(), patch };
+    let command = ListingCommand::UpdateDetails {
+        actor: ctx.actor.clone(),
+        patch,
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -320,8 +373,12 @@ pub async fn change_price(
     ctx: CommandContext,
     ApiJson(body): ApiJson<PriceRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let price = Satang::parse("price_satang", body.price_satang).map_err(|e| ApiError::Invalid(vec![e]))?;
-    let command = ListingCommand::ChangePrice { actor: ctx.actor.clone(), price };
+    let price =
+        Satang::parse("price_satang", body.price_satang).map_err(|e| ApiError::Invalid(vec![e]))?;
+    let command = ListingCommand::ChangePrice {
+        actor: ctx.actor.clone(),
+        price,
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -336,7 +393,11 @@ pub async fn change_stock(
     ApiJson(body): ApiJson<StockRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
     let (change, expected) = body.parse()?;
-    let command = ListingCommand::ChangeStock { actor: ctx.actor.clone(), change, expected };
+    let command = ListingCommand::ChangeStock {
+        actor: ctx.actor.clone(),
+        change,
+        expected,
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -350,7 +411,10 @@ pub async fn publish_listing(
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
     let vendor = own_vendor_standing(&state, &ctx.actor, "publishing a listing").await?;
-    let command = ListingCommand::Publish { actor: ctx.actor.clone(), vendor };
+    let command = ListingCommand::Publish {
+        actor: ctx.actor.clone(),
+        vendor,
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -363,7 +427,9 @@ pub async fn unpublish_listing(
     IdPath(id): IdPath,
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = ListingCommand::Unpublish { actor: ctx.actor.clone() };
+    let command = ListingCommand::Unpublish {
+        actor: ctx.actor.clone(),
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -376,7 +442,9 @@ pub async fn archive_listing(
     IdPath(id): IdPath,
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = ListingCommand::Archive { actor: ctx.actor.clone() };
+    let command = ListingCommand::Archive {
+        actor: ctx.actor.clone(),
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -390,8 +458,12 @@ pub async fn take_down_listing(
     ctx: CommandContext,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let reason = parse_text("reason", &body.reason, REASON_MAX_CHARS).map_err(|e| ApiError::Invalid(vec![e]))?;
-    let command = ListingCommand::TakeDown { actor: ctx.actor.clone(), reason };
+    let reason = parse_text("reason", &body.reason, REASON_MAX_CHARS)
+        .map_err(|e| ApiError::Invalid(vec![e]))?;
+    let command = ListingCommand::TakeDown {
+        actor: ctx.actor.clone(),
+        reason,
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 

@@ -42,11 +42,20 @@ impl ApplyVendorRequest {
     fn parse(self) -> Result<VendorProfile, ApiError> {
         let mut v = Validator::new();
         let name_th = v.check(parse_text("name_th", &self.name_th, NAME_MAX_CHARS));
-        let name_en = v.check(parse_optional_text("name_en", self.name_en.as_deref(), NAME_MAX_CHARS));
+        let name_en = v.check(parse_optional_text(
+            "name_en",
+            self.name_en.as_deref(),
+            NAME_MAX_CHARS,
+        ));
         let district_code = v.check(DistrictCode::parse("district_code", &self.district_code));
         let producer_type = v.check(ProducerType::parse("producer_type", &self.producer_type));
         let phone = v.check(Phone::parse("phone", &self.phone));
-        let email = v.check(self.email.as_deref().map(|e| Email::parse("email", e)).transpose());
+        let email = v.check(
+            self.email
+                .as_deref()
+                .map(|e| Email::parse("email", e))
+                .transpose(),
+        );
         let payout = v.check(
             self.payout_promptpay
                 .as_deref()
@@ -54,19 +63,35 @@ impl ApplyVendorRequest {
                 .transpose(),
         );
         v.finish()?;
-        match (name_th, name_en, district_code, producer_type, phone, email, payout) {
-            (Some(name_th), Some(name_en), Some(district_code), Some(producer_type), Some(phone), Some(email), Some(payout_promptpay)) => {
-                Ok(VendorProfile {
-                    name_th,
-                    name_en,
-                    district_code,
-                    producer_type,
-                    phone,
-                    email,
-                    payout_promptpay,
-                })
-            }
-            _ => Err(ApiError::Internal("validator passed with a missing field".into())),
+        match (
+            name_th,
+            name_en,
+            district_code,
+            producer_type,
+            phone,
+            email,
+            payout,
+        ) {
+            (
+                Some(name_th),
+                Some(name_en),
+                Some(district_code),
+                Some(producer_type),
+                Some(phone),
+                Some(email),
+                Some(payout_promptpay),
+            ) => Ok(VendorProfile {
+                name_th,
+                name_en,
+                district_code,
+                producer_type,
+                phone,
+                email,
+                payout_promptpay,
+            }),
+            _ => Err(ApiError::Internal(
+                "validator passed with a missing field".into(),
+            )),
         }
     }
 }
@@ -87,8 +112,12 @@ impl UpdateVendorRequest {
     fn parse(self) -> Result<VendorProfilePatch, ApiError> {
         let mut v = Validator::new();
         let patch = VendorProfilePatch {
-            name_th: self.name_th.and_then(|t| v.check(parse_text("name_th", &t, NAME_MAX_CHARS))),
-            name_en: self.name_en.and_then(|t| v.check(parse_text("name_en", &t, NAME_MAX_CHARS))),
+            name_th: self
+                .name_th
+                .and_then(|t| v.check(parse_text("name_th", &t, NAME_MAX_CHARS))),
+            name_en: self
+                .name_en
+                .and_then(|t| v.check(parse_text("name_en", &t, NAME_MAX_CHARS))),
             district_code: self
                 .district_code
                 .and_then(|t| v.check(DistrictCode::parse("district_code", &t))),
@@ -144,7 +173,13 @@ fn vendor_view(state: &VendorState, viewer: Option<&Actor>, published_listings: 
         phone: state.profile.phone.as_str().to_string(),
         email: state.profile.email.as_ref().map(|e| e.as_str().to_string()),
         payout_promptpay: private
-            .then(|| state.profile.payout_promptpay.as_ref().map(|p| p.as_str().to_string()))
+            .then(|| {
+                state
+                    .profile
+                    .payout_promptpay
+                    .as_ref()
+                    .map(|p| p.as_str().to_string())
+            })
             .flatten(),
         status_reason: private.then(|| state.status_reason.clone()).flatten(),
         published_listings,
@@ -209,7 +244,9 @@ pub async fn approve_vendor(
     IdPath(id): IdPath,
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = VendorCommand::Approve { actor: ctx.actor.clone() };
+    let command = VendorCommand::Approve {
+        actor: ctx.actor.clone(),
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -223,7 +260,10 @@ pub async fn reject_vendor(
     ctx: CommandContext,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = VendorCommand::Reject { actor: ctx.actor.clone(), reason: reason("reason", &body.reason)? };
+    let command = VendorCommand::Reject {
+        actor: ctx.actor.clone(),
+        reason: reason("reason", &body.reason)?,
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -237,7 +277,10 @@ pub async fn suspend_vendor(
     ctx: CommandContext,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = VendorCommand::Suspend { actor: ctx.actor.clone(), reason: reason("reason", &body.reason)? };
+    let command = VendorCommand::Suspend {
+        actor: ctx.actor.clone(),
+        reason: reason("reason", &body.reason)?,
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -250,7 +293,9 @@ pub async fn reinstate_vendor(
     IdPath(id): IdPath,
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = VendorCommand::Reinstate { actor: ctx.actor.clone() };
+    let command = VendorCommand::Reinstate {
+        actor: ctx.actor.clone(),
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -270,7 +315,10 @@ pub async fn close_vendor(
             .map_err(|e| ApiError::Invalid(vec![e]))?,
         None => None,
     };
-    let command = VendorCommand::Close { actor: ctx.actor.clone(), reason: reason_text };
+    let command = VendorCommand::Close {
+        actor: ctx.actor.clone(),
+        reason: reason_text,
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -284,7 +332,10 @@ pub async fn update_vendor(
     ctx: CommandContext,
     ApiJson(body): ApiJson<UpdateVendorRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = VendorCommand::UpdateProfile { actor: ctx.actor.clone(), patch: body.parse()? };
+    let command = VendorCommand::UpdateProfile {
+        actor: ctx.actor.clone(),
+        patch: body.parse()?,
+    };
     run(&state, id, command, &ctx).await.map(Json)
 }
 
@@ -300,7 +351,9 @@ pub async fn get_vendor(
     let not_found = || ApiError::NotFound("no such vendor".into());
     let vendor = loaded.aggregate.state().ok_or_else(not_found)?;
     let may_see = vendor.status == VendorStatus::Approved
-        || viewer.as_ref().is_some_and(|a| a.is_admin() || a.speaks_for_vendor(id));
+        || viewer
+            .as_ref()
+            .is_some_and(|a| a.is_admin() || a.speaks_for_vendor(id));
     if !may_see {
         return Err(not_found());
     }
