@@ -19,6 +19,9 @@ pub struct Config {
     pub database_max_connections: u32,
     /// How long `?min_position=` waits for read models before giving up.
     pub min_position_wait: Duration,
+    /// Run the projection runners in this process (`OTOP_RUN_PROJECTIONS=false` to leave
+    /// them to other processes).
+    pub run_projections: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +54,18 @@ impl Config {
                 message: format!("{text:?} is not a whole number"),
             })?,
         };
+        let run_projections = match var("OTOP_RUN_PROJECTIONS").as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "OTOP_RUN_PROJECTIONS",
+                    message: format!("{other:?} is not true or false"),
+                })
+            }
+        };
         Ok(Config {
+            run_projections,
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             bind,
             jwt_secret,

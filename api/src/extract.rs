@@ -93,3 +93,21 @@ impl FromRequestParts<AppState> for CommandContext {
         Ok(CommandContext { actor, metadata })
     }
 }
+
+/// `axum::extract::Query`, but a bad query string is a 422 naming the problem.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiError::invalid("query", rejection.body_text()))
+    }
+}

@@ -6,6 +6,7 @@ pub mod config;
 pub mod extract;
 pub mod idempotency;
 pub mod problem;
+pub mod read_your_writes;
 pub mod routes;
 pub mod seed;
 pub mod server;

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use otop_api::auth::AuthKeys;
 use otop_api::{prepare_database, seed, Config};
 use otop_domain::{Actor, Role};
+use otop_projections::{rebuild, ProjectionKind};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -30,6 +31,12 @@ enum Command {
     Seed {
         #[arg(long)]
         file: Option<std::path::PathBuf>,
+    },
+    /// Rebuild read models from the log into fresh tables and swap them in.
+    Rebuild {
+        /// catalog, orders, or all.
+        #[arg(default_value = "all")]
+        name: String,
     },
     /// Print a development token.
     Token {
@@ -113,6 +120,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Rebuild { name } => {
+            let kinds: Vec<ProjectionKind> = if name == "all" {
+                ProjectionKind::ALL.to_vec()
+            } else {
+                let kind = ProjectionKind::parse(&name).ok_or_else(|| {
+                    let names: Vec<_> = ProjectionKind::ALL.iter().map(|k| k.name()).collect();
+                    anyhow::anyhow!(
+                        "no projection {name:?}: use one of {} or all",
+                        names.join(", ")
+                    )
+                })?;
+                vec![kind]
+            };
+            let pool = prepare_database(&config).await?;
+            for kind in kinds {
+                let started = std::time::Instant::now();
+                let bar = ProgressBar::new(kind.name());
+                let report =
+                    rebuild::rebuild(&pool, kind, 1_000, |done, total| bar.show(done, total))
+                        .await?;
+                bar.finish();
+                let seconds = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "rebuilt {}: {} events in {seconds:.1} s ({:.0} events/s)",
+                    kind.name(),
+                    report.events_applied,
+                    report.events_applied as f64 / seconds.max(1e-9)
+                );
+            }
+            Ok(())
+        }
         Command::Token {
             role,
             vendor,
@@ -159,5 +197,45 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+struct ProgressBar {
+    label: &'static str,
+    on_terminal: bool,
+}
+
+impl ProgressBar {
+    fn new(label: &'static str) -> Self {
+        use std::io::IsTerminal;
+        ProgressBar {
+            label,
+            on_terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&self, done: u64, total: u64) {
+        if !self.on_terminal {
+            return;
+        }
+        const WIDTH: u64 = 40;
+        let filled = (done * WIDTH)
+            .checked_div(total)
+            .unwrap_or(WIDTH)
+            .min(WIDTH);
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
+        eprint!(
+            "\r{:<8} [{}{}] {percent:>3}% {done}/{total} events",
+            self.label,
+            "#".repeat(filled as usize),
+            "-".repeat((WIDTH - filled) as usize),
+        );
+    }
+
+    fn finish(&self) {
+        if self.on_terminal {
+            eprintln!();
+        }
     }
 }

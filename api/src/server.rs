@@ -2,9 +2,12 @@
 //! that starts (creating and migrating the database) and stops gracefully.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
+use otop_projections::runner::{self, RunnerHandle, RunnerSettings};
+use otop_projections::{Projection, ProjectionKind};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -20,7 +23,7 @@ use crate::config::Config;
 use crate::extract::REQUEST_ID_HEADER;
 use crate::idempotency::{idempotency, run_to_completion};
 use crate::problem::ApiError;
-use crate::routes::{health, listings, vendors};
+use crate::routes::{health, listings, orders, vendors};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -34,6 +37,7 @@ use crate::state::AppState;
     tags(
         (name = "vendors", description = "Producer groups and the provincial office's decisions"),
         (name = "listings", description = "Products, prices and stock"),
+        (name = "orders", description = "Orders by shopper and by vendor"),
         (name = "operations", description = "Health and readiness"),
     )
 )]
@@ -61,14 +65,15 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
-        .routes(routes!(vendors::apply_vendor))
+        .routes(routes!(health::metrics))
+        .routes(routes!(vendors::apply_vendor, vendors::list_vendors))
         .routes(routes!(vendors::get_vendor, vendors::update_vendor))
         .routes(routes!(vendors::approve_vendor))
         .routes(routes!(vendors::reject_vendor))
         .routes(routes!(vendors::suspend_vendor))
         .routes(routes!(vendors::reinstate_vendor))
         .routes(routes!(vendors::close_vendor))
-        .routes(routes!(listings::create_listing))
+        .routes(routes!(listings::create_listing, listings::list_listings))
         .routes(routes!(listings::get_listing, listings::update_listing))
         .routes(routes!(listings::change_price))
         .routes(routes!(listings::change_stock))
@@ -76,6 +81,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(listings::unpublish_listing))
         .routes(routes!(listings::archive_listing))
         .routes(routes!(listings::take_down_listing))
+        .routes(routes!(orders::list_orders))
+        .routes(routes!(orders::get_order))
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -129,22 +136,45 @@ pub struct RunningServer {
     pub state: AppState,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    runners: Vec<RunnerHandle>,
 }
 
 impl RunningServer {
-    /// Stops accepting connections, lets requests in flight finish, and waits.
+    /// Stops accepting connections, lets requests in flight finish, stops the projection
+    /// runners after their current batch, and waits for all of it.
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.stop.send(());
-        self.task
+        let served = self
+            .task
             .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        for runner in self.runners {
+            runner.stop().await;
+        }
+        served
     }
+}
+
+/// Starts one runner per projection (each waits as a standby if another process runs it).
+pub fn spawn_projection_runners(pool: &sqlx::PgPool) -> Vec<RunnerHandle> {
+    ProjectionKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let projection: Arc<dyn Projection> = Arc::from(kind.build(""));
+            runner::spawn(pool.clone(), projection, RunnerSettings::default())
+        })
+        .collect()
 }
 
 /// Binds `config.bind` (port 0 picks a free port) and serves until `shutdown`.
 pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
+    let runners = if config.run_projections {
+        spawn_projection_runners(&pool)
+    } else {
+        Vec::new()
+    };
     let state = AppState::new(pool, config);
     let app = router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -161,5 +191,6 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
         state,
         stop,
         task,
+        runners,
     })
 }

@@ -1,9 +1,15 @@
 //! The PostgreSQL side of the marketplace: the event store that aggregates are loaded from and
-//! committed to, and the hole-free log reader that projections consume.
+//! committed to, the hole-free log reader, and the projections that keep the read models.
 
+pub mod checkpoint;
 pub mod db;
 pub mod event_store;
 pub mod log;
+pub mod projection;
+pub mod read_models;
+pub mod rebuild;
+pub mod runner;
 
 pub use event_store::{AggregateStore, CommandOutcome, StoreError};
 pub use log::{LogCursor, RecordedEvent};
+pub use projection::{Projection, ProjectionError, ProjectionKind};

@@ -351,7 +351,10 @@ async fn a_stale_expected_stock_is_409() {
         .await;
     assert_eq!(fresh.status, StatusCode::OK, "{fresh:?}");
     let view = app
-        .get(&format!("/v1/listings/{listing}"), Some(&token))
+        .get(
+            &format!("/v1/listings/{listing}?min_position={}", fresh.position()),
+            Some(&token),
+        )
         .await;
     assert_eq!(view.body["available_stock"], 4);
     // Neither or both of set and delta is a 422.

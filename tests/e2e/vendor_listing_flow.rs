@@ -32,12 +32,9 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
     assert!(applied_position > 0);
 
     // Not public before approval, but the office sees it.
-    app.get(&format!("/v1/vendors/{vendor_id}"), None)
-        .await
-        .assert_problem(404);
-    let as_admin = app
-        .get(&format!("/v1/vendors/{vendor_id}"), Some(&app.admin()))
-        .await;
+    let after_apply = format!("/v1/vendors/{vendor_id}?min_position={applied_position}");
+    app.get(&after_apply, None).await.assert_problem(404);
+    let as_admin = app.get(&after_apply, Some(&app.admin())).await;
     assert_eq!(as_admin.body["status"], "applied");
     assert_eq!(
         as_admin.body["name_th"], "กลุ่มทอผ้าไหมบ้านท่าสว่าง",
@@ -82,7 +79,12 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
     let listing_path = format!("/v1/listings/{listing_id}");
 
     // A draft is private to its owner.
-    app.get(&listing_path, None).await.assert_problem(404);
+    app.get(
+        &format!("{listing_path}?min_position={}", created.position()),
+        None,
+    )
+    .await
+    .assert_problem(404);
 
     let priced = app
         .request(
@@ -125,7 +127,12 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
     assert_eq!(published.status, StatusCode::OK, "{published:?}");
     assert_eq!(published.body["status"], "published");
 
-    let public = app.get(&listing_path, None).await;
+    let public = app
+        .get(
+            &format!("{listing_path}?min_position={}", published.position()),
+            None,
+        )
+        .await;
     assert_eq!(public.status, StatusCode::OK, "{public:?}");
     assert_eq!(public.body["status"], "published");
     assert_eq!(public.body["price_satang"], 1_450_000);
@@ -136,7 +143,15 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
     );
     assert_eq!(public.body["otop_stars"], 5);
 
-    let public_vendor = app.get(&format!("/v1/vendors/{vendor_id}"), None).await;
+    let public_vendor = app
+        .get(
+            &format!(
+                "/v1/vendors/{vendor_id}?min_position={}",
+                published.position()
+            ),
+            None,
+        )
+        .await;
     assert_eq!(public_vendor.status, StatusCode::OK);
     assert_eq!(public_vendor.body["published_listings"], 1);
     assert_eq!(public_vendor.body["district_name_en"], "Mueang Surin");
@@ -145,7 +160,13 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
         "payout id is private"
     );
     let own_view = app
-        .get(&format!("/v1/vendors/{vendor_id}"), Some(&vendor))
+        .get(
+            &format!(
+                "/v1/vendors/{vendor_id}?min_position={}",
+                published.position()
+            ),
+            Some(&vendor),
+        )
         .await;
     assert_eq!(own_view.body["payout_promptpay"], "0812345678");
 

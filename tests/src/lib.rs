@@ -133,6 +133,7 @@ impl TestApp {
             payment_secret: PAYMENT_SECRET.to_string(),
             database_max_connections: 32,
             min_position_wait: Duration::from_secs(5),
+            run_projections: true,
         };
         let server = otop_api::start(config, database.pool.clone())
             .await

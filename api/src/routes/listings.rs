@@ -9,15 +9,18 @@ use otop_domain::values::{
     CategoryCode, Satang, Stars, SubtypeCode, DESCRIPTION_MAX_CHARS, REASON_MAX_CHARS,
     TITLE_MAX_CHARS,
 };
-use otop_domain::{Actor, ListingCommand, ListingStatus, Role, Validator, VendorStanding};
+use otop_domain::{Actor, Listing, ListingCommand, ListingStatus, Role, Validator, VendorStanding};
+use otop_projections::ProjectionKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::paging::{Page, Paging};
 use super::{CommandReply, ReasonRequest};
 use crate::auth::{require_role, MaybeSignedIn};
-use crate::extract::{ApiJson, CommandContext, IdPath};
+use crate::extract::{ApiJson, ApiQuery, CommandContext, IdPath};
 use crate::problem::{ApiError, Problem};
+use crate::read_your_writes::wait_for;
 use crate::state::AppState;
 
 pub const TAG: &str = "listings";
@@ -467,23 +470,150 @@ pub async fn take_down_listing(
     run(&state, id, command, &ctx).await.map(Json)
 }
 
-/// One listing: public once published; its owner and admins see it in every status.
-#[utoipa::path(get, path = "/v1/listings/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = ListingView), (status = 404, body = Problem)))]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ReadQuery {
+    /// Wait until the read model has applied the event at this log position.
+    pub min_position: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListingListQuery {
+    /// Only this vendor's listings. Its owner (and admins) see every status.
+    pub vendor: Option<Uuid>,
+    /// draft, published, unpublished, archived or taken_down (owner and admins only).
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+    pub min_position: Option<i64>,
+}
+
+/// A listing in the catalog: the listing itself plus where it comes from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogListingView {
+    #[serde(flatten)]
+    pub listing: ListingView,
+    pub district_code: Option<String>,
+    pub vendor_name_th: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+type CatalogRow = (
+    sqlx::types::Json<Listing>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    chrono::DateTime<chrono::Utc>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
+fn catalog_view(row: &CatalogRow) -> Option<(CatalogListingView, bool)> {
+    let state = row.0 .0.state()?;
+    let publicly_visible =
+        state.status == ListingStatus::Published && row.1.as_deref() == Some("approved");
+    Some((
+        CatalogListingView {
+            listing: ListingView::from(state),
+            district_code: row.2.clone(),
+            vendor_name_th: row.3.clone(),
+            created_at: row.4,
+            published_at: row.5,
+        },
+        publicly_visible,
+    ))
+}
+
+const CATALOG_SELECT: &str =
+    "SELECT state, vendor_status, district_code, vendor_name_th, created_at, published_at";
+
+/// One listing: public once published (and its vendor approved); its owner and admins see it
+/// in every status.
+#[utoipa::path(get, path = "/v1/listings/{id}", tag = TAG, params(("id" = Uuid, Path), ReadQuery),
+    responses((status = 200, body = CatalogListingView), (status = 404, body = Problem), (status = 503, body = Problem)))]
 pub async fn get_listing(
     State(state): State<AppState>,
     IdPath(id): IdPath,
     MaybeSignedIn(viewer): MaybeSignedIn,
-) -> Result<Json<ListingView>, ApiError> {
-    let loaded = state.listings.load(&id.to_string()).await?;
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<CatalogListingView>, ApiError> {
+    wait_for(&state, ProjectionKind::Catalog, query.min_position).await?;
+    let row: Option<CatalogRow> = sqlx::query_as(&format!(
+        "{CATALOG_SELECT} FROM listing_catalog WHERE listing_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?;
     let not_found = || ApiError::NotFound("no such listing".into());
-    let listing = loaded.aggregate.state().ok_or_else(not_found)?;
-    let may_see = listing.status == ListingStatus::Published
+    let (view, publicly_visible) = row.as_ref().and_then(catalog_view).ok_or_else(not_found)?;
+    let may_see = publicly_visible
         || viewer
             .as_ref()
-            .is_some_and(|a| a.is_admin() || a.speaks_for_vendor(listing.vendor_id));
+            .is_some_and(|a| a.is_admin() || a.speaks_for_vendor(view.listing.vendor_id));
     if !may_see {
         return Err(not_found());
     }
-    Ok(Json(ListingView::from(listing)))
+    Ok(Json(view))
+}
+
+/// Listings, newest first: published ones of approved vendors for everyone; a vendor's own
+/// listings in every status for the vendor itself and admins.
+#[utoipa::path(get, path = "/v1/listings", tag = TAG, params(ListingListQuery),
+    responses((status = 200, body = Page<CatalogListingView>), (status = 403, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+pub async fn list_listings(
+    State(state): State<AppState>,
+    MaybeSignedIn(viewer): MaybeSignedIn,
+    ApiQuery(query): ApiQuery<ListingListQuery>,
+) -> Result<Json<Page<CatalogListingView>>, ApiError> {
+    let paging = Paging::parse(query.page, query.per_page)?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(ListingStatus::parse(text).ok_or_else(|| {
+            ApiError::invalid(
+                "status",
+                "must be one of draft, published, unpublished, archived, taken_down",
+            )
+        })?),
+    };
+    let sees_every_status = viewer.as_ref().is_some_and(|actor| {
+        actor.is_admin()
+            || query
+                .vendor
+                .is_some_and(|vendor| actor.speaks_for_vendor(vendor))
+    });
+    if !sees_every_status && status.is_some_and(|s| s != ListingStatus::Published) {
+        return Err(ApiError::Forbidden(
+            "only the vendor itself and admins can list listings that are not published".into(),
+        ));
+    }
+    wait_for(&state, ProjectionKind::Catalog, query.min_position).await?;
+    let rows: Vec<(
+        sqlx::types::Json<Listing>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+        i64,
+    )> = sqlx::query_as(&format!(
+        "{CATALOG_SELECT}, count(*) OVER ()
+               FROM listing_catalog
+              WHERE ($1::uuid IS NULL OR vendor_id = $1)
+                AND ($2::text IS NULL OR status = $2)
+                AND ($3 OR (status = 'published' AND vendor_status = 'approved'))
+              ORDER BY created_at DESC, listing_id
+              LIMIT $4 OFFSET $5"
+    ))
+    .bind(query.vendor)
+    .bind(status.map(ListingStatus::as_str))
+    .bind(sees_every_status)
+    .bind(paging.per_page)
+    .bind(paging.offset())
+    .fetch_all(&state.pool)
+    .await?;
+    let total = rows.first().map_or(0, |row| row.6);
+    let items = rows
+        .into_iter()
+        .filter_map(|(a, b, c, d, e, f, _)| catalog_view(&(a, b, c, d, e, f)).map(|(view, _)| view))
+        .collect();
+    Ok(Json(Page::new(items, paging, total)))
 }

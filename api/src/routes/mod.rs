@@ -2,6 +2,8 @@
 
 pub mod health;
 pub mod listings;
+pub mod orders;
+pub mod paging;
 pub mod vendors;
 
 use axum::body::Bytes;

@@ -9,15 +9,18 @@ use otop_domain::values::{
     NAME_MAX_CHARS, REASON_MAX_CHARS,
 };
 use otop_domain::vendor::{VendorProfile, VendorProfilePatch, VendorState};
-use otop_domain::{reference, Actor, Validator, VendorCommand, VendorStatus};
+use otop_domain::{reference, Actor, Validator, Vendor, VendorCommand, VendorStatus};
+use otop_projections::ProjectionKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::paging::{Page, Paging};
 use super::{optional_json, CommandReply, OptionalReasonRequest, ReasonRequest};
 use crate::auth::MaybeSignedIn;
-use crate::extract::{ApiJson, CommandContext, IdPath};
+use crate::extract::{ApiJson, ApiQuery, CommandContext, IdPath};
 use crate::problem::{ApiError, Problem};
+use crate::read_your_writes::wait_for;
 use crate::state::AppState;
 
 pub const TAG: &str = "vendors";
@@ -339,17 +342,42 @@ pub async fn update_vendor(
     run(&state, id, command, &ctx).await.map(Json)
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ReadQuery {
+    /// Wait until the read model has applied the event at this log position.
+    pub min_position: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct VendorListQuery {
+    /// District codes, comma-separated (e.g. `3201,3216`).
+    pub district: Option<String>,
+    /// applied, approved, rejected, suspended or closed (admins only; others see approved).
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+    pub min_position: Option<i64>,
+}
+
 /// One vendor: public once approved; the vendor itself and admins see it in every status.
-#[utoipa::path(get, path = "/v1/vendors/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = VendorView), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/vendors/{id}", tag = TAG, params(("id" = Uuid, Path), ReadQuery),
+    responses((status = 200, body = VendorView), (status = 404, body = Problem), (status = 503, body = Problem)))]
 pub async fn get_vendor(
     State(state): State<AppState>,
     IdPath(id): IdPath,
     MaybeSignedIn(viewer): MaybeSignedIn,
+    ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Json<VendorView>, ApiError> {
-    let loaded = state.vendors.load(&id.to_string()).await?;
+    wait_for(&state, ProjectionKind::Catalog, query.min_position).await?;
+    let row: Option<(sqlx::types::Json<Vendor>, i32)> = sqlx::query_as(
+        "SELECT state, published_listings FROM vendor_directory WHERE vendor_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?;
     let not_found = || ApiError::NotFound("no such vendor".into());
-    let vendor = loaded.aggregate.state().ok_or_else(not_found)?;
+    let (sqlx::types::Json(aggregate), published) = row.ok_or_else(not_found)?;
+    let vendor = aggregate.state().ok_or_else(not_found)?;
     let may_see = vendor.status == VendorStatus::Approved
         || viewer
             .as_ref()
@@ -357,30 +385,78 @@ pub async fn get_vendor(
     if !may_see {
         return Err(not_found());
     }
-    let published = published_listings(&state, id).await?;
-    Ok(Json(vendor_view(vendor, viewer.as_ref(), published)))
+    Ok(Json(vendor_view(
+        vendor,
+        viewer.as_ref(),
+        i64::from(published),
+    )))
 }
 
-/// Counts the vendor's published listings straight from the log (the vendor directory read
-/// model replaces this once the read side lands).
-async fn published_listings(state: &AppState, vendor_id: Uuid) -> Result<i64, ApiError> {
-    let count: i64 = sqlx::query_scalar(
-        "WITH owned AS (
-             SELECT aggregate_id FROM events
-              WHERE aggregate_type = 'Listing' AND event_type = 'ListingCreated'
-                AND payload -> 'ListingCreated' ->> 'vendor_id' = $1
-         ), latest AS (
-             SELECT DISTINCT ON (e.aggregate_id) e.event_type
-               FROM events e JOIN owned o ON o.aggregate_id = e.aggregate_id
-              WHERE e.aggregate_type = 'Listing'
-                AND e.event_type IN ('ListingCreated', 'ListingPublished', 'ListingUnpublished',
-                                     'ListingArchived', 'ListingTakenDown')
-              ORDER BY e.aggregate_id, e.sequence DESC
-         )
-         SELECT count(*) FROM latest WHERE event_type = 'ListingPublished'",
+/// The vendor directory: approved vendors for everyone; admins filter by any status.
+#[utoipa::path(get, path = "/v1/vendors", tag = TAG, params(VendorListQuery),
+    responses((status = 200, body = Page<VendorView>), (status = 403, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+pub async fn list_vendors(
+    State(state): State<AppState>,
+    MaybeSignedIn(viewer): MaybeSignedIn,
+    ApiQuery(query): ApiQuery<VendorListQuery>,
+) -> Result<Json<Page<VendorView>>, ApiError> {
+    let paging = Paging::parse(query.page, query.per_page)?;
+    let mut v = Validator::new();
+    let districts: Option<Vec<String>> = query.district.as_deref().map(|text| {
+        text.split(',')
+            .filter(|code| !code.trim().is_empty())
+            .filter_map(|code| v.check(DistrictCode::parse("district", code)))
+            .map(|code| code.as_str().to_string())
+            .collect()
+    });
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => match VendorStatus::parse(text) {
+            Some(status) => Some(status),
+            None => {
+                v.push(otop_domain::FieldError::new(
+                    "status",
+                    "must be one of applied, approved, rejected, suspended, closed",
+                ));
+                None
+            }
+        },
+    };
+    v.finish()?;
+    let is_admin = viewer.as_ref().is_some_and(Actor::is_admin);
+    let statuses: Vec<&str> = match (status, is_admin) {
+        (Some(status), true) => vec![status.as_str()],
+        (None, true) => vec!["applied", "approved", "rejected", "suspended", "closed"],
+        (None | Some(VendorStatus::Approved), false) => vec!["approved"],
+        (Some(_), false) => {
+            return Err(ApiError::Forbidden(
+                "only admins can list vendors that are not approved".into(),
+            ))
+        }
+    };
+    wait_for(&state, ProjectionKind::Catalog, query.min_position).await?;
+    let rows: Vec<(sqlx::types::Json<Vendor>, i32, i64)> = sqlx::query_as(
+        "SELECT state, published_listings, count(*) OVER ()
+           FROM vendor_directory
+          WHERE status = ANY($1) AND ($2::text[] IS NULL OR district_code = ANY($2))
+          ORDER BY name_th, vendor_id
+          LIMIT $3 OFFSET $4",
     )
-    .bind(vendor_id.to_string())
-    .fetch_one(&state.pool)
+    .bind(&statuses)
+    .bind(&districts)
+    .bind(paging.per_page)
+    .bind(paging.offset())
+    .fetch_all(&state.pool)
     .await?;
-    Ok(count)
+    let total = rows.first().map_or(0, |row| row.2);
+    let items = rows
+        .iter()
+        .filter_map(|(aggregate, published, _)| {
+            aggregate
+                .0
+                .state()
+                .map(|vendor| vendor_view(vendor, viewer.as_ref(), i64::from(*published)))
+        })
+        .collect();
+    Ok(Json(Page::new(items, paging, total)))
 }

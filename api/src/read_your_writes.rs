@@ -1,0 +1,60 @@
+//! `?min_position=N` on every query (DESIGN.md decision 4): wait, bounded, until the read
+//! model the query reads has applied the event at log position N, the position a command's
+//! reply carried. Not reached in time: 503 with `Retry-After`, never a stale answer.
+
+use std::time::{Duration, Instant};
+
+use otop_projections::{checkpoint, log, ProjectionKind};
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+pub async fn wait_for(
+    state: &AppState,
+    kind: ProjectionKind,
+    min_position: Option<i64>,
+) -> Result<(), ApiError> {
+    let Some(target) = min_position else {
+        return Ok(());
+    };
+    if target < 0 {
+        return Err(ApiError::invalid(
+            "min_position",
+            "must be a log position (0 or more)",
+        ));
+    }
+    if target == 0 {
+        return Ok(());
+    }
+    // Positions are unique but not in commit order: the event's transaction decides where it
+    // stands in the log. A position that no event has is a rolled-back insert.
+    let target_cursor = log::cursor_of(&state.pool, target).await?;
+    if target_cursor.is_none() && target > log::head_position(&state.pool).await? {
+        return Err(ApiError::invalid(
+            "min_position",
+            format!("no event has been written at position {target} yet"),
+        ));
+    }
+    let deadline = Instant::now() + state.config.min_position_wait;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let reached = match checkpoint::read(&state.pool, kind.name()).await? {
+            Some(cursor) => match target_cursor {
+                Some(target_cursor) => cursor >= target_cursor,
+                None => cursor.position >= target,
+            },
+            None => false,
+        };
+        if reached {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(ApiError::Unavailable(format!(
+                "the {} read model has not reached position {target} yet; retry shortly",
+                kind.name()
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(25));
+    }
+}

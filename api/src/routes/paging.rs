@@ -1,0 +1,65 @@
+//! Paging for list queries: `page` from 1, `per_page` from 1 to 100 (default 20), and the
+//! reply shape `{items, page, per_page, total}`.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::problem::ApiError;
+
+pub const DEFAULT_PER_PAGE: i64 = 20;
+pub const MAX_PER_PAGE: i64 = 100;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Paging {
+    pub fn parse(page: Option<i64>, per_page: Option<i64>) -> Result<Paging, ApiError> {
+        let page = page.unwrap_or(1);
+        let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
+        let mut errors = Vec::new();
+        if !(1..=1_000_000).contains(&page) {
+            errors.push(otop_domain::FieldError::new(
+                "page",
+                "must be from 1 to 1000000",
+            ));
+        }
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            errors.push(otop_domain::FieldError::new(
+                "per_page",
+                format!("must be from 1 to {MAX_PER_PAGE}"),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(Paging { page, per_page })
+        } else {
+            Err(ApiError::Invalid(errors))
+        }
+    }
+
+    pub fn offset(self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    /// How many items match, over all pages.
+    pub total: i64,
+}
+
+impl<T> Page<T> {
+    pub fn new(items: Vec<T>, paging: Paging, total: i64) -> Self {
+        Page {
+            items,
+            page: paging.page,
+            per_page: paging.per_page,
+            total,
+        }
+    }
+}

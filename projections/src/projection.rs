@@ -1,0 +1,99 @@
+//! What a projection is: a named consumer of the log that turns batches of events into
+//! changes to tables it owns. The runner (`runner.rs`) feeds it; `rebuild.rs` replays it.
+
+use futures::future::BoxFuture;
+use sqlx::PgConnection;
+
+use crate::log::RecordedEvent;
+use crate::read_models::{catalog::CatalogProjection, orders::OrdersProjection};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// An event the projection cannot apply. The projection stops here rather than skip it.
+    #[error("event at position {position} ({event_type}) cannot be applied: {message}")]
+    BadEvent {
+        position: i64,
+        event_type: String,
+        message: String,
+    },
+}
+
+impl ProjectionError {
+    pub fn bad_event(event: &RecordedEvent, message: impl Into<String>) -> Self {
+        ProjectionError::BadEvent {
+            position: event.position,
+            event_type: event.event_type.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+pub trait Projection: Send + Sync + 'static {
+    /// The checkpoint name, also the name `otop rebuild NAME` takes.
+    fn name(&self) -> &str;
+
+    /// Applies `events` (in log order) inside the caller's transaction. The caller writes the
+    /// checkpoint in the same transaction, so a batch is applied entirely or not at all.
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>>;
+}
+
+/// The projections this system runs. Each owns a fixed set of tables; `build` makes one that
+/// writes to those tables with `suffix` appended (empty for the live tables), which is how a
+/// rebuild writes into fresh tables while the live ones keep serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProjectionKind {
+    /// Vendor directory and listing catalog.
+    Catalog,
+    /// Orders by shopper and by vendor.
+    Orders,
+}
+
+impl ProjectionKind {
+    pub const ALL: [ProjectionKind; 2] = [ProjectionKind::Catalog, ProjectionKind::Orders];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProjectionKind::Catalog => "catalog",
+            ProjectionKind::Orders => "orders",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ProjectionKind> {
+        ProjectionKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+    }
+
+    /// The tables this projection owns, each with the column that identifies a row.
+    pub fn tables(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            ProjectionKind::Catalog => &[
+                ("vendor_directory", "vendor_id"),
+                ("listing_catalog", "listing_id"),
+            ],
+            ProjectionKind::Orders => &[("order_summaries", "order_id")],
+        }
+    }
+
+    pub fn build(self, table_suffix: &str) -> Box<dyn Projection> {
+        self.build_named(self.name(), table_suffix)
+    }
+
+    /// Like `build`, with another checkpoint name (a rebuild keeps its own checkpoint).
+    pub fn build_named(self, checkpoint_name: &str, table_suffix: &str) -> Box<dyn Projection> {
+        match self {
+            ProjectionKind::Catalog => {
+                Box::new(CatalogProjection::new(checkpoint_name, table_suffix))
+            }
+            ProjectionKind::Orders => {
+                Box::new(OrdersProjection::new(checkpoint_name, table_suffix))
+            }
+        }
+    }
+}

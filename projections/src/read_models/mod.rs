@@ -1,0 +1,98 @@
+//! The read models: plain Postgres tables kept by projections. Each row also keeps the
+//! aggregate's state (`state` column) so that a projection applies events with the domain's
+//! own `apply`, and never interprets an event differently from the write side.
+
+pub mod catalog;
+pub mod orders;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use crate::log::RecordedEvent;
+use crate::projection::ProjectionError;
+
+/// When the event was recorded, from its metadata. Events always carry it; a row written by
+/// hand without it sorts as the epoch rather than stopping the projection.
+pub(crate) fn recorded_at(event: &RecordedEvent) -> DateTime<Utc> {
+    event
+        .metadata
+        .get(otop_domain::metadata::RECORDED_AT)
+        .and_then(Value::as_str)
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map(|time| time.with_timezone(&Utc))
+        .unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
+    serde_json::from_value(event.payload.clone())
+        .map_err(|error| ProjectionError::bad_event(event, format!("payload: {error}")))
+}
+
+pub(crate) fn aggregate_uuid(event: &RecordedEvent) -> Result<uuid::Uuid, ProjectionError> {
+    event
+        .aggregate_id
+        .parse()
+        .map_err(|_| ProjectionError::bad_event(event, "aggregate id is not a UUID"))
+}
+
+/// Writes `rows` (JSON objects keyed by column name) into `table` in one statement,
+/// replacing the rows whose `key` already exists.
+pub(crate) async fn upsert_rows(
+    conn: &mut PgConnection,
+    table: &str,
+    key: &str,
+    columns: &[&str],
+    rows: Vec<Value>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let column_list = columns.join(", ");
+    let updates = columns
+        .iter()
+        .filter(|column| **column != key)
+        .map(|column| format!("{column} = EXCLUDED.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO {table} ({column_list})
+         SELECT {column_list} FROM jsonb_populate_recordset(NULL::{table}, $1)
+         ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    );
+    sqlx::query(&sql)
+        .bind(Value::Array(rows))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Loads the `state` column of the rows whose `key` is in `ids`.
+pub(crate) async fn load_states<A: DeserializeOwned>(
+    conn: &mut PgConnection,
+    table: &str,
+    key: &str,
+    ids: &[uuid::Uuid],
+) -> Result<Vec<(uuid::Uuid, A, Value)>, ProjectionError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(uuid::Uuid, Value, Value)> = sqlx::query_as(&format!(
+        "SELECT {key}, state, to_jsonb(t) - 'state' FROM {table} t WHERE {key} = ANY($1)"
+    ))
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, state, row)| {
+            serde_json::from_value(state)
+                .map(|aggregate| (id, aggregate, row))
+                .map_err(|error| ProjectionError::BadEvent {
+                    position: 0,
+                    event_type: String::new(),
+                    message: format!("stored state of {id} in {table} is unreadable: {error}"),
+                })
+        })
+        .collect()
+}

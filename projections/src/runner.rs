@@ -1,0 +1,271 @@
+//! The projection runner: feeds one projection from the log, a batch per transaction.
+//!
+//! - Each batch reads the checkpoint `FOR UPDATE`, reads the next events in log order, applies
+//!   them and advances the checkpoint, all in one transaction: a crash at any point loses
+//!   nothing and applies nothing twice.
+//! - One runner per projection is active across processes: it holds a session advisory lock on
+//!   a connection of its own; others wait as standbys and take over when it goes away.
+//! - `LISTEN otop_events` wakes it as soon as events commit; it also polls, in case a
+//!   notification is lost.
+//! - An event the projection cannot apply stops it: the position and error are recorded in
+//!   the checkpoint row (shown by `/readyz`), and nothing after it is applied.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgListener};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::checkpoint;
+use crate::log::{read_after, LogCursor};
+use crate::projection::{Projection, ProjectionError};
+
+pub const NOTIFY_CHANNEL: &str = "otop_events";
+
+#[derive(Debug, Clone)]
+pub struct RunnerSettings {
+    pub batch_size: i64,
+    /// How often to look for events when no notification comes.
+    pub poll_interval: Duration,
+    /// How often a standby tries to take the advisory lock.
+    pub standby_interval: Duration,
+    /// Take the advisory lock (off only in tests that race runners on purpose).
+    pub use_advisory_lock: bool,
+}
+
+impl Default for RunnerSettings {
+    fn default() -> Self {
+        RunnerSettings {
+            batch_size: 500,
+            poll_interval: Duration::from_millis(500),
+            standby_interval: Duration::from_secs(1),
+            use_advisory_lock: true,
+        }
+    }
+}
+
+/// Applies at most one batch; returns how many events it applied (0: caught up).
+pub async fn run_batch(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    batch_size: i64,
+) -> Result<usize, ProjectionError> {
+    let mut tx = pool.begin().await?;
+    let cursor = checkpoint::lock(&mut tx, projection.name()).await?;
+    let events = read_after(&mut *tx, cursor, batch_size).await?;
+    let Some(last) = events.last() else {
+        tx.commit().await?;
+        return Ok(0);
+    };
+    let new_cursor: LogCursor = last.cursor();
+    projection.apply(&mut tx, &events).await?;
+    checkpoint::advance(&mut tx, projection.name(), new_cursor, events.len() as i64).await?;
+    tx.commit().await?;
+    Ok(events.len())
+}
+
+/// Runs batches until the projection has read everything readable now.
+pub async fn catch_up(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    batch_size: i64,
+) -> Result<u64, ProjectionError> {
+    checkpoint::ensure(pool, projection.name()).await?;
+    let mut total = 0u64;
+    loop {
+        let applied = run_batch(pool, projection, batch_size).await?;
+        if applied == 0 {
+            return Ok(total);
+        }
+        total += applied as u64;
+    }
+}
+
+pub struct RunnerHandle {
+    name: String,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunnerHandle {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Asks the runner to stop after its current batch, and waits for it.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Kills the runner where it stands, as a crash would (its open transaction rolls back).
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a runner for `projection` in the background.
+pub fn spawn(
+    pool: PgPool,
+    projection: Arc<dyn Projection>,
+    settings: RunnerSettings,
+) -> RunnerHandle {
+    let (stop, stopped) = watch::channel(false);
+    let name = projection.name().to_string();
+    let task = tokio::spawn(run(pool, projection, settings, stopped));
+    RunnerHandle { name, stop, task }
+}
+
+async fn run(
+    pool: PgPool,
+    projection: Arc<dyn Projection>,
+    settings: RunnerSettings,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let name = projection.name().to_string();
+    // The advisory lock lives as long as this connection: never a pooled one, which would
+    // carry the lock back into the pool.
+    let _lock = if settings.use_advisory_lock {
+        match acquire_leadership(&pool, &name, &settings, &mut stopped).await {
+            Some(lock) => Some(lock),
+            None => return,
+        }
+    } else {
+        None
+    };
+    tracing::info!(projection = %name, "projection runner active");
+    if let Err(error) = checkpoint::ensure(&pool, &name).await {
+        tracing::error!(projection = %name, %error, "cannot create the checkpoint row");
+        return;
+    }
+    let mut listener = match PgListener::connect_with(&pool).await {
+        Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
+            Ok(()) => Some(listener),
+            Err(error) => {
+                tracing::warn!(projection = %name, %error, "LISTEN failed; polling only");
+                None
+            }
+        },
+        Err(error) => {
+            tracing::warn!(projection = %name, %error, "no listener connection; polling only");
+            None
+        }
+    };
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        match run_batch(&pool, projection.as_ref(), settings.batch_size).await {
+            Ok(0) => {
+                backoff = Duration::from_millis(100);
+                wait_for_events(&mut listener, &settings, &mut stopped).await;
+            }
+            Ok(applied) => {
+                backoff = Duration::from_millis(100);
+                tracing::debug!(projection = %name, applied, "batch applied");
+            }
+            Err(ProjectionError::Database(error)) => {
+                // Transient (connection lost, serialization): the batch rolled back; try again.
+                tracing::warn!(projection = %name, %error, ?backoff, "batch failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stopped.changed() => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+            Err(error @ ProjectionError::BadEvent { position, .. }) => {
+                tracing::error!(projection = %name, position, %error, "projection stopped on an event it cannot apply");
+                if let Err(db_error) =
+                    checkpoint::record_failure(&pool, &name, Some(position), &error.to_string())
+                        .await
+                {
+                    tracing::error!(projection = %name, %db_error, "recording the failure failed");
+                }
+                // Stay stopped: skipping would make the read model wrong for good.
+                let _ = stopped.wait_for(|stop| *stop).await;
+                break;
+            }
+        }
+    }
+    tracing::info!(projection = %name, "projection runner stopped");
+}
+
+async fn wait_for_events(
+    listener: &mut Option<PgListener>,
+    settings: &RunnerSettings,
+    stopped: &mut watch::Receiver<bool>,
+) {
+    match listener {
+        Some(active) => {
+            tokio::select! {
+                received = tokio::time::timeout(settings.poll_interval, active.recv()) => {
+                    if let Ok(Err(error)) = received {
+                        tracing::warn!(%error, "notification listener failed; polling only");
+                        *listener = None;
+                    }
+                }
+                _ = stopped.changed() => {}
+            }
+        }
+        None => {
+            tokio::select! {
+                _ = tokio::time::sleep(settings.poll_interval) => {}
+                _ = stopped.changed() => {}
+            }
+        }
+    }
+}
+
+/// Waits until this process holds the projection's advisory lock; `None` if asked to stop.
+async fn acquire_leadership(
+    pool: &PgPool,
+    name: &str,
+    settings: &RunnerSettings,
+    stopped: &mut watch::Receiver<bool>,
+) -> Option<PgConnection> {
+    let options: PgConnectOptions = pool
+        .connect_options()
+        .as_ref()
+        .clone()
+        .disable_statement_logging();
+    let mut announced_standby = false;
+    loop {
+        if *stopped.borrow() {
+            return None;
+        }
+        match PgConnection::connect_with(&options).await {
+            Ok(mut conn) => {
+                let locked: Result<bool, sqlx::Error> = sqlx::query_scalar(
+                    "SELECT pg_try_advisory_lock(hashtext('otop-projection:' || $1))",
+                )
+                .bind(name)
+                .fetch_one(&mut conn)
+                .await;
+                match locked {
+                    Ok(true) => return Some(conn),
+                    Ok(false) => {
+                        if !announced_standby {
+                            tracing::info!(
+                                projection = name,
+                                "another runner is active; standing by"
+                            );
+                            announced_standby = true;
+                        }
+                        let _ = conn.close().await;
+                    }
+                    Err(error) => tracing::warn!(projection = name, %error, "advisory lock failed"),
+                }
+            }
+            Err(error) => {
+                tracing::warn!(projection = name, %error, "cannot connect for the advisory lock")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(settings.standby_interval) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+}
