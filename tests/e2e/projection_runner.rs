@@ -1,0 +1,309 @@
+//! The projection runner under failure: a runner killed in the middle of a batch, two runners
+//! at once, and a rebuild beside the live run. In every case the read models end up exactly
+//! as a rebuild from zero makes them (compared as whole-table digests).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use otop_e2e::load::{generate, Stores};
+use otop_e2e::TestDatabase;
+use otop_projections::rebuild::{rebuild, table_digest};
+use otop_projections::runner::{self, RunnerSettings};
+use otop_projections::{checkpoint, Projection, ProjectionError, ProjectionKind, RecordedEvent};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::Notify;
+
+/// Digests of every table of every projection, in a fixed order.
+async fn digests(pool: &PgPool) -> Vec<(String, String)> {
+    let mut all = Vec::new();
+    for kind in ProjectionKind::ALL {
+        for (table, key) in kind.tables() {
+            let digest = table_digest(pool, table, key).await.expect("digest");
+            all.push((table.to_string(), digest));
+        }
+    }
+    all
+}
+
+async fn total_events(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await
+        .expect("count events")
+}
+
+/// Waits until every projection has applied every event in the log.
+async fn wait_caught_up(pool: &PgPool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut behind = 0;
+        for kind in ProjectionKind::ALL {
+            let cursor = checkpoint::read(pool, kind.name())
+                .await
+                .expect("checkpoint")
+                .unwrap_or_default();
+            behind += checkpoint::lag(pool, cursor, i64::MAX).await.expect("lag");
+        }
+        if behind == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "projections did not catch up: {behind} behind"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn spawn_all(pool: &PgPool, settings: &RunnerSettings) -> Vec<runner::RunnerHandle> {
+    ProjectionKind::ALL
+        .into_iter()
+        .map(|kind| runner::spawn(pool.clone(), Arc::from(kind.build("")), settings.clone()))
+        .collect()
+}
+
+/// Applies the first half of a batch, then hangs until the test kills it: a crash in the
+/// middle of a batch, with half its rows written in the open transaction.
+struct CrashMidBatch {
+    inner: Box<dyn Projection>,
+    reached: Arc<Notify>,
+    armed: Arc<AtomicBool>,
+}
+
+impl Projection for CrashMidBatch {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(async move {
+            if !self.armed.load(Ordering::SeqCst) || events.len() < 2 {
+                return self.inner.apply(conn, events).await;
+            }
+            self.inner.apply(conn, &events[..events.len() / 2]).await?;
+            self.reached.notify_one();
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+    }
+}
+
+async fn kill_other_connections(pool: &PgPool) {
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(pool)
+    .await
+    .expect("terminate backends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_mid_batch_loses_nothing_and_counts_nothing_twice() {
+    let db = TestDatabase::create().await;
+    let stores = Stores::new(&db.pool);
+    generate(&stores, 11, 6, 400).await;
+
+    for (round, batch_size) in [(1, 37), (2, 200), (3, 1_000)] {
+        // Work for the runners to be caught in the middle of.
+        generate(&stores, 200 + round, 2, 100).await;
+        let settings = RunnerSettings {
+            batch_size,
+            poll_interval: Duration::from_millis(20),
+            ..RunnerSettings::default()
+        };
+        let reached = Arc::new(Notify::new());
+        let armed = Arc::new(AtomicBool::new(true));
+        let before = checkpoint::read_all(&db.pool).await.expect("checkpoints");
+        let handles: Vec<_> = ProjectionKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let projection = CrashMidBatch {
+                    inner: kind.build(""),
+                    reached: reached.clone(),
+                    armed: armed.clone(),
+                };
+                runner::spawn(db.pool.clone(), Arc::new(projection), settings.clone())
+            })
+            .collect();
+        tokio::time::timeout(Duration::from_secs(30), reached.notified())
+            .await
+            .expect("a runner reached the middle of a batch");
+        // The crash: the task dies and every connection it had is cut.
+        for handle in handles {
+            handle.abort();
+        }
+        kill_other_connections(&db.pool).await;
+        let after_crash = checkpoint::read_all(&db.pool).await.expect("checkpoints");
+        assert!(
+            after_crash.len() >= before.len(),
+            "round {round}: checkpoints are never lost"
+        );
+        // More events arrive while nothing runs.
+        generate(&stores, 100 + round, 1, 50).await;
+
+        let healthy = spawn_all(&db.pool, &settings);
+        wait_caught_up(&db.pool).await;
+        for handle in healthy {
+            handle.stop().await;
+        }
+    }
+
+    let live = digests(&db.pool).await;
+    let total = total_events(&db.pool).await;
+    for kind in ProjectionKind::ALL {
+        rebuild(&db.pool, kind, 500, |_, _| {})
+            .await
+            .expect("rebuild");
+    }
+    let rebuilt = digests(&db.pool).await;
+    assert_eq!(
+        live, rebuilt,
+        "after three crashes the read models equal a rebuild from zero"
+    );
+    for kept in checkpoint::read_all(&db.pool).await.expect("checkpoints") {
+        if ProjectionKind::parse(&kept.name).is_some() {
+            assert_eq!(
+                kept.events_applied, total,
+                "{}: every event applied once",
+                kept.name
+            );
+        }
+    }
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runners_at_once_never_apply_an_event_twice() {
+    let db = TestDatabase::create().await;
+    let stores = Stores::new(&db.pool);
+    // Two runners per projection with the advisory lock (one waits as a standby) and two
+    // without it, racing on the checkpoint row alone.
+    let with_lock = RunnerSettings {
+        batch_size: 25,
+        poll_interval: Duration::from_millis(5),
+        standby_interval: Duration::from_millis(50),
+        ..RunnerSettings::default()
+    };
+    let without_lock = RunnerSettings {
+        use_advisory_lock: false,
+        ..with_lock.clone()
+    };
+    let mut handles = spawn_all(&db.pool, &with_lock);
+    handles.extend(spawn_all(&db.pool, &with_lock));
+    handles.extend(spawn_all(&db.pool, &without_lock));
+    handles.extend(spawn_all(&db.pool, &without_lock));
+
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let pool = db.pool.clone();
+            tokio::spawn(async move {
+                let stores = Stores::new(&pool);
+                generate(&stores, 1_000 + writer, 2, 150).await;
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    wait_caught_up(&db.pool).await;
+    for handle in handles {
+        handle.stop().await;
+    }
+    let total = total_events(&db.pool).await;
+    for kept in checkpoint::read_all(&db.pool).await.expect("checkpoints") {
+        assert_eq!(
+            kept.events_applied, total,
+            "{}: each event applied exactly once",
+            kept.name
+        );
+    }
+    let live = digests(&db.pool).await;
+    for kind in ProjectionKind::ALL {
+        rebuild(&db.pool, kind, 500, |_, _| {})
+            .await
+            .expect("rebuild");
+    }
+    assert_eq!(
+        live,
+        digests(&db.pool).await,
+        "live equals a rebuild from zero"
+    );
+    drop(stores);
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_equals_the_live_run_and_reads_go_on_during_the_swap() {
+    let db = TestDatabase::create().await;
+    let stores = Stores::new(&db.pool);
+    let settings = RunnerSettings {
+        poll_interval: Duration::from_millis(10),
+        ..RunnerSettings::default()
+    };
+    let live_runners = spawn_all(&db.pool, &settings);
+    generate(&stores, 7, 8, 500).await;
+    wait_caught_up(&db.pool).await;
+    let live = digests(&db.pool).await;
+    let listings: i64 = sqlx::query_scalar("SELECT count(*) FROM listing_catalog")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(listings, 40);
+
+    // Readers hammer the catalog while it is rebuilt and swapped.
+    let stop_reading = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let pool = db.pool.clone();
+        let stop = stop_reading.clone();
+        tokio::spawn(async move {
+            let mut reads = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM listing_catalog WHERE status = 'published'",
+                )
+                .fetch_one(&pool)
+                .await
+                .expect("reads keep working during the rebuild");
+                assert_eq!(count, 40, "a read saw a half-built catalog");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let mut progress_calls = 0;
+    let report = rebuild(&db.pool, ProjectionKind::Catalog, 100, |done, total| {
+        progress_calls += 1;
+        assert!(done <= total);
+    })
+    .await
+    .expect("rebuild catalog");
+    rebuild(&db.pool, ProjectionKind::Orders, 100, |_, _| {})
+        .await
+        .expect("rebuild orders");
+    stop_reading.store(true, Ordering::SeqCst);
+    let reads = reader.await.expect("reader");
+    assert!(reads > 0);
+    assert!(progress_calls > 1, "progress is reported batch by batch");
+    assert_eq!(report.events_applied as i64, total_events(&db.pool).await);
+    assert_eq!(live, digests(&db.pool).await, "rebuild equals live");
+
+    // The live runner goes on after the swap, into the new tables.
+    generate(&stores, 8, 1, 20).await;
+    wait_caught_up(&db.pool).await;
+    let listings_after: i64 = sqlx::query_scalar("SELECT count(*) FROM listing_catalog")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(listings_after, 45);
+    for handle in live_runners {
+        handle.stop().await;
+    }
+    db.drop_database().await;
+}
