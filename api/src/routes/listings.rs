@@ -498,26 +498,35 @@ pub struct CatalogListingView {
     pub published_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-type CatalogRow = (
-    sqlx::types::Json<Listing>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    chrono::DateTime<chrono::Utc>,
-    Option<chrono::DateTime<chrono::Utc>>,
-);
+#[derive(Debug, sqlx::FromRow)]
+struct CatalogRow {
+    state: sqlx::types::Json<Listing>,
+    vendor_status: Option<String>,
+    district_code: Option<String>,
+    vendor_name_th: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    published_at: Option<chrono::DateTime<chrono::Utc>>,
+}
 
+#[derive(Debug, sqlx::FromRow)]
+struct CountedCatalogRow {
+    #[sqlx(flatten)]
+    row: CatalogRow,
+    total: i64,
+}
+
+/// The view of a catalog row, and whether the public may see it.
 fn catalog_view(row: &CatalogRow) -> Option<(CatalogListingView, bool)> {
-    let state = row.0 .0.state()?;
-    let publicly_visible =
-        state.status == ListingStatus::Published && row.1.as_deref() == Some("approved");
+    let state = row.state.0.state()?;
+    let publicly_visible = state.status == ListingStatus::Published
+        && row.vendor_status.as_deref() == Some("approved");
     Some((
         CatalogListingView {
             listing: ListingView::from(state),
-            district_code: row.2.clone(),
-            vendor_name_th: row.3.clone(),
-            created_at: row.4,
-            published_at: row.5,
+            district_code: row.district_code.clone(),
+            vendor_name_th: row.vendor_name_th.clone(),
+            created_at: row.created_at,
+            published_at: row.published_at,
         },
         publicly_visible,
     ))
@@ -586,15 +595,7 @@ pub async fn list_listings(
         ));
     }
     wait_for(&state, ProjectionKind::Catalog, query.min_position).await?;
-    let rows: Vec<(
-        sqlx::types::Json<Listing>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        chrono::DateTime<chrono::Utc>,
-        Option<chrono::DateTime<chrono::Utc>>,
-        i64,
-    )> = sqlx::query_as(&format!(
+    let rows: Vec<CountedCatalogRow> = sqlx::query_as(&format!(
         "{CATALOG_SELECT}, count(*) OVER ()
                FROM listing_catalog
               WHERE ($1::uuid IS NULL OR vendor_id = $1)
@@ -610,10 +611,10 @@ pub async fn list_listings(
     .bind(paging.offset())
     .fetch_all(&state.pool)
     .await?;
-    let total = rows.first().map_or(0, |row| row.6);
+    let total = rows.first().map_or(0, |counted| counted.total);
     let items = rows
-        .into_iter()
-        .filter_map(|(a, b, c, d, e, f, _)| catalog_view(&(a, b, c, d, e, f)).map(|(view, _)| view))
+        .iter()
+        .filter_map(|counted| catalog_view(&counted.row).map(|(view, _)| view))
         .collect();
     Ok(Json(Page::new(items, paging, total)))
 }
