@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use otop_e2e::load::{generate, Stores};
+use otop_bench::load::{generate, Stores};
 use otop_e2e::TestDatabase;
 use otop_projections::rebuild::{rebuild, table_digest};
 use otop_projections::runner::{self, RunnerSettings};

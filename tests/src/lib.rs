@@ -16,8 +16,6 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
-pub mod load;
-
 pub const JWT_SECRET: &str = "e2e-test-secret";
 pub const PAYMENT_SECRET: &str = "e2e-payment-secret";
 

@@ -595,12 +595,12 @@ pub async fn list_listings(
         ));
     }
     wait_for(&state, ProjectionKind::Catalog, query.min_position).await?;
-    let rows: Vec<CountedCatalogRow> = sqlx::query_as(&format!(
-        "{CATALOG_SELECT}, count(*) OVER ()
-               FROM listing_catalog
+    let filter = "FROM listing_catalog
               WHERE ($1::uuid IS NULL OR vendor_id = $1)
                 AND ($2::text IS NULL OR status = $2)
-                AND ($3 OR (status = 'published' AND vendor_status = 'approved'))
+                AND ($3 OR (status = 'published' AND vendor_status = 'approved'))";
+    let rows: Vec<CountedCatalogRow> = sqlx::query_as(&format!(
+        "{CATALOG_SELECT}, count(*) OVER () AS total {filter}
               ORDER BY created_at DESC, listing_id
               LIMIT $4 OFFSET $5"
     ))
@@ -611,7 +611,19 @@ pub async fn list_listings(
     .bind(paging.offset())
     .fetch_all(&state.pool)
     .await?;
-    let total = rows.first().map_or(0, |counted| counted.total);
+    let total = match rows.first() {
+        Some(counted) => counted.total,
+        // A page past the last one has no row to carry the count.
+        None if paging.page > 1 => {
+            sqlx::query_scalar(&format!("SELECT count(*) {filter}"))
+                .bind(query.vendor)
+                .bind(status.map(ListingStatus::as_str))
+                .bind(sees_every_status)
+                .fetch_one(&state.pool)
+                .await?
+        }
+        None => 0,
+    };
     let items = rows
         .iter()
         .filter_map(|counted| catalog_view(&counted.row).map(|(view, _)| view))

@@ -435,20 +435,31 @@ pub async fn list_vendors(
         }
     };
     wait_for(&state, ProjectionKind::Catalog, query.min_position).await?;
-    let rows: Vec<(sqlx::types::Json<Vendor>, i32, i64)> = sqlx::query_as(
-        "SELECT state, published_listings, count(*) OVER ()
-           FROM vendor_directory
-          WHERE status = ANY($1) AND ($2::text[] IS NULL OR district_code = ANY($2))
+    let filter = "FROM vendor_directory
+          WHERE status = ANY($1) AND ($2::text[] IS NULL OR district_code = ANY($2))";
+    let rows: Vec<(sqlx::types::Json<Vendor>, i32, i64)> = sqlx::query_as(&format!(
+        "SELECT state, published_listings, count(*) OVER () {filter}
           ORDER BY name_th, vendor_id
-          LIMIT $3 OFFSET $4",
-    )
+          LIMIT $3 OFFSET $4"
+    ))
     .bind(&statuses)
     .bind(&districts)
     .bind(paging.per_page)
     .bind(paging.offset())
     .fetch_all(&state.pool)
     .await?;
-    let total = rows.first().map_or(0, |row| row.2);
+    let total = match rows.first() {
+        Some(row) => row.2,
+        // A page past the last one has no row to carry the count.
+        None if paging.page > 1 => {
+            sqlx::query_scalar(&format!("SELECT count(*) {filter}"))
+                .bind(&statuses)
+                .bind(&districts)
+                .fetch_one(&state.pool)
+                .await?
+        }
+        None => 0,
+    };
     let items = rows
         .iter()
         .filter_map(|(aggregate, published, _)| {

@@ -1,0 +1,4 @@
+//! Workloads for benchmarks and tests: realistic mixes of commands run through the real
+//! event store.
+
+pub mod load;

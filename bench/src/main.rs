@@ -1,0 +1,302 @@
+//! `otop-bench`: measures the marketplace on this machine, side by side with its baselines.
+//!
+//! `otop-bench read-side --events 100000` starts from a fresh database, generates a realistic
+//! log, and reports: the raw rate of reading and deserialising the log, the rebuild rate of
+//! every projection over the same events, and p50/p99 from a command's reply to its
+//! visibility in the read model under a steady command load.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use otop_bench::load::{generate, Stores};
+use otop_domain::listing::StockChange;
+use otop_domain::{Actor, ListingCommand, ListingEvent, OrderEvent, VendorEvent};
+use otop_projections::log::{read_after, LogCursor};
+use otop_projections::rebuild::rebuild;
+use otop_projections::runner::{self, RunnerSettings};
+use otop_projections::ProjectionKind;
+use serde_json::json;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "otop-bench", about = "Benchmarks of the otop marketplace")]
+struct Cli {
+    /// The PostgreSQL server; a fresh database is made on it for every run and dropped after.
+    #[arg(
+        long,
+        env = "BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    server: String,
+    /// Where to write the JSON report (the markdown table goes to stdout).
+    #[arg(long, default_value = "target/bench-report.json")]
+    json: std::path::PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Log read rate, projection rebuild rate, command-to-read-model freshness.
+    ReadSide {
+        /// How many events to generate.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// How long to measure freshness, in seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::ReadSide { events, seconds } => {
+            let report = read_side(&cli.server, events, seconds).await?;
+            println!("{}", report.markdown);
+            if let Some(parent) = cli.json.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&cli.json, serde_json::to_string_pretty(&report.json)?)?;
+            eprintln!("JSON report written to {}", cli.json.display());
+        }
+    }
+    Ok(())
+}
+
+struct Report {
+    markdown: String,
+    json: serde_json::Value,
+}
+
+/// A fresh database on `server`, dropped when the run ends.
+struct BenchDatabase {
+    server: String,
+    name: String,
+    pool: PgPool,
+}
+
+impl BenchDatabase {
+    async fn create(server: &str) -> anyhow::Result<BenchDatabase> {
+        let name = format!("otop_bench_{}", Uuid::new_v4().simple());
+        let options = PgConnectOptions::from_str(server)?.database(&name);
+        let url = options.to_url_lossy().to_string();
+        otop_projections::db::create_database_if_missing(&url).await?;
+        let pool = otop_projections::db::connect(&url, 32).await?;
+        otop_projections::db::migrate(&pool).await?;
+        Ok(BenchDatabase {
+            server: server.to_string(),
+            name,
+            pool,
+        })
+    }
+
+    async fn drop_database(self) -> anyhow::Result<()> {
+        self.pool.close().await;
+        let options = PgConnectOptions::from_str(&self.server)?.database("postgres");
+        let mut admin = PgConnection::connect_with(&options).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut admin)
+        .await?;
+        admin.close().await?;
+        Ok(())
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1_000.0
+}
+
+async fn read_side(server: &str, target_events: usize, seconds: u64) -> anyhow::Result<Report> {
+    let db = BenchDatabase::create(server).await?;
+    let pool = db.pool.clone();
+
+    // 1. A realistic log: 8 writers, about three events per round.
+    let started = Instant::now();
+    let writers = 8usize;
+    let rounds = (target_events / writers / 3).max(1);
+    let tasks: Vec<_> = (0..writers)
+        .map(|writer| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let stores = Stores::new(&pool);
+                generate(&stores, 17 + writer as u64, 5, rounds).await;
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.context("a writer failed")?;
+    }
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await?;
+    let generate_seconds = started.elapsed().as_secs_f64();
+    eprintln!("generated {events} events in {generate_seconds:.1} s");
+
+    // 2. The baseline: read the whole log in order and deserialise every payload.
+    let started = Instant::now();
+    let mut cursor = LogCursor::START;
+    let mut read = 0u64;
+    loop {
+        let batch = read_after(&pool, cursor, 1_000).await?;
+        let Some(last) = batch.last() else { break };
+        cursor = last.cursor();
+        for event in &batch {
+            let payload = event.payload.clone();
+            match event.aggregate_type.as_str() {
+                "Vendor" => drop(serde_json::from_value::<VendorEvent>(payload)?),
+                "Listing" => drop(serde_json::from_value::<ListingEvent>(payload)?),
+                "Order" => drop(serde_json::from_value::<OrderEvent>(payload)?),
+                _ => {}
+            }
+        }
+        read += batch.len() as u64;
+    }
+    let raw_seconds = started.elapsed().as_secs_f64();
+    let raw_rate = read as f64 / raw_seconds;
+
+    // 3. Rebuild every projection from zero over the same events.
+    let mut rebuild_rows = Vec::new();
+    let mut rebuild_json = Vec::new();
+    let started_all = Instant::now();
+    for kind in ProjectionKind::ALL {
+        let started = Instant::now();
+        let report = rebuild(&pool, kind, 1_000, |_, _| {}).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        let rate = report.events_applied as f64 / seconds;
+        rebuild_rows.push(format!(
+            "| rebuild `{}` | {:.0} events/s | {:.2} of raw read |",
+            kind.name(),
+            rate,
+            rate / raw_rate
+        ));
+        rebuild_json.push(json!({"projection": kind.name(), "events": report.events_applied, "seconds": seconds, "events_per_second": rate}));
+    }
+    let all_seconds = started_all.elapsed().as_secs_f64();
+    let all_rate = events as f64 / all_seconds;
+
+    // 4. Freshness: reply to visibility in the read model under a steady command load.
+    let runners: Vec<_> = ProjectionKind::ALL
+        .into_iter()
+        .map(|kind| {
+            runner::spawn(
+                pool.clone(),
+                Arc::from(kind.build("")),
+                RunnerSettings::default(),
+            )
+        })
+        .collect();
+    let listings: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT listing_id, vendor_id FROM listing_catalog WHERE status = 'published' ORDER BY listing_id LIMIT 64",
+    )
+    .fetch_all(&pool)
+    .await?;
+    anyhow::ensure!(
+        listings.len() >= 8,
+        "the generated log has too few listings"
+    );
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let probes: Vec<_> = listings
+        .iter()
+        .take(8)
+        .copied()
+        .enumerate()
+        .map(|(index, (listing_id, vendor_id))| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let stores = Stores::new(&pool);
+                let actor = Actor::vendor(format!("bench-{index}"), vendor_id);
+                let mut latencies = Vec::new();
+                let mut units = 1_000u32;
+                while Instant::now() < deadline {
+                    units += 1;
+                    let command = ListingCommand::ChangeStock {
+                        actor: actor.clone(),
+                        change: StockChange::Set(units),
+                        expected: None,
+                    };
+                    let outcome = stores
+                        .listings
+                        .execute(
+                            &listing_id.to_string(),
+                            command,
+                            &otop_bench::load::metadata(&actor),
+                        )
+                        .await
+                        .context("stock change")?;
+                    let replied = Instant::now();
+                    loop {
+                        let position: i64 = sqlx::query_scalar(
+                            "SELECT last_position FROM listing_catalog WHERE listing_id = $1",
+                        )
+                        .bind(listing_id)
+                        .fetch_one(&pool)
+                        .await?;
+                        if position >= outcome.position {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_micros(250)).await;
+                    }
+                    latencies.push(replied.elapsed());
+                    // A steady load, not a flood: about 50 commands/s per probe.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for probe in probes {
+        latencies.extend(probe.await??);
+    }
+    for runner in runners {
+        runner.stop().await;
+    }
+    latencies.sort();
+    let commands = latencies.len();
+    let p50 = percentile(&latencies, 50.0);
+    let p99 = percentile(&latencies, 99.0);
+
+    let markdown = format!(
+        "## Read side ({events} events)\n\n\
+         | measure | value | beside baseline |\n|---|---|---|\n\
+         | read + deserialise the log (baseline) | {raw_rate:.0} events/s | 1.00 |\n\
+         {}\n\
+         | rebuild all projections | {all_rate:.0} events/s | {:.2} of raw read |\n\
+         | command reply → read model, p50 | {:.2} ms | {commands} commands, 8 clients at ~50 cmd/s each |\n\
+         | command reply → read model, p99 | {:.2} ms | |\n",
+        rebuild_rows.join("\n"),
+        all_rate / raw_rate,
+        ms(p50),
+        ms(p99),
+    );
+    let json = json!({
+        "read_side": {
+            "events": events,
+            "generate_seconds": generate_seconds,
+            "raw_read_events_per_second": raw_rate,
+            "rebuild": rebuild_json,
+            "rebuild_all_events_per_second": all_rate,
+            "freshness_ms": {"p50": ms(p50), "p99": ms(p99), "commands": commands},
+        }
+    });
+    db.drop_database().await?;
+    Ok(Report { markdown, json })
+}
