@@ -55,12 +55,13 @@ pub async fn read_after<'e>(
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT position, transaction_id::text AS transaction_id, aggregate_type, aggregate_id,
-                sequence, event_type, event_version, payload, metadata
-           FROM events
-          WHERE (transaction_id, position) > ($1::text::xid8, $2)
-            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          ORDER BY transaction_id, position
+        // Order by the column itself: the text alias would sort "10000" before "9999".
+        "SELECT e.position, e.transaction_id::text AS transaction_id, e.aggregate_type,
+                e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload, e.metadata
+           FROM events e
+          WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2)
+            AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY e.transaction_id, e.position
           LIMIT $3",
     )
     .bind(after.transaction_id.to_string())

@@ -176,3 +176,37 @@ async fn the_reader_sees_every_committed_event_exactly_once() {
     }
     db.drop_database().await;
 }
+
+/// Transaction ids order as numbers, not as text ("100" after "99"), and a reader moving in
+/// small batches across them sees each event once, in order.
+#[tokio::test]
+async fn the_log_orders_transaction_ids_as_numbers() {
+    let db = TestDatabase::create().await;
+    for (transaction_id, aggregate_id) in [("100", "b"), ("99", "a"), ("1000", "c")] {
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                                 payload, metadata, transaction_id)
+             VALUES ('Probe', $1, 1, 'Probe', '1', '{}', '{}', $2::text::xid8)",
+        )
+        .bind(aggregate_id)
+        .bind(transaction_id)
+        .execute(&db.pool)
+        .await
+        .expect("insert a probe event");
+    }
+    let all = read_after(&db.pool, LogCursor::START, 10)
+        .await
+        .expect("read");
+    let order: Vec<u64> = all.iter().map(|e| e.transaction_id).collect();
+    assert_eq!(order, [99, 100, 1000]);
+    let mut cursor = LogCursor::START;
+    let mut seen = Vec::new();
+    loop {
+        let batch = read_after(&db.pool, cursor, 1).await.expect("read one");
+        let Some(event) = batch.last() else { break };
+        cursor = event.cursor();
+        seen.push(event.aggregate_id.clone());
+    }
+    assert_eq!(seen, ["a", "b", "c"], "one batch at a time, nothing twice");
+    db.drop_database().await;
+}
