@@ -212,7 +212,45 @@ async fn read_side(server: &str, target_events: usize, seconds: u64) -> anyhow::
         listings.len() >= 8,
         "the generated log has too few listings"
     );
+    // One observer watches the catalog checkpoint (moved in the same transaction as the read
+    // model) and times every command from its reply until the checkpoint passes it; probes
+    // do not poll the database themselves, so measuring adds almost no load.
     let deadline = Instant::now() + Duration::from_secs(seconds);
+    let (sent, mut received) = tokio::sync::mpsc::unbounded_channel::<(LogCursor, Instant)>();
+    let observer = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut waiting: Vec<(LogCursor, Instant)> = Vec::new();
+            let mut latencies = Vec::new();
+            let mut senders_done = false;
+            loop {
+                while let Ok(item) = received.try_recv() {
+                    waiting.push(item);
+                }
+                if !senders_done && received.is_closed() && received.is_empty() {
+                    senders_done = true;
+                }
+                if !waiting.is_empty() {
+                    let checkpoint = otop_projections::checkpoint::read(&pool, "catalog")
+                        .await?
+                        .unwrap_or_default();
+                    let now = Instant::now();
+                    waiting.retain(|(cursor, replied)| {
+                        if checkpoint >= *cursor {
+                            latencies.push(now - *replied);
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                }
+                if senders_done && waiting.is_empty() {
+                    return anyhow::Ok(latencies);
+                }
+                tokio::time::sleep(Duration::from_micros(500)).await;
+            }
+        })
+    };
     let probes: Vec<_> = listings
         .iter()
         .take(8)
@@ -220,11 +258,12 @@ async fn read_side(server: &str, target_events: usize, seconds: u64) -> anyhow::
         .enumerate()
         .map(|(index, (listing_id, vendor_id))| {
             let pool = pool.clone();
+            let sent = sent.clone();
             tokio::spawn(async move {
                 let stores = Stores::new(&pool);
                 let actor = Actor::vendor(format!("bench-{index}"), vendor_id);
-                let mut latencies = Vec::new();
                 let mut units = 1_000u32;
+                let mut commands = 0usize;
                 while Instant::now() < deadline {
                     units += 1;
                     let command = ListingCommand::ChangeStock {
@@ -242,30 +281,23 @@ async fn read_side(server: &str, target_events: usize, seconds: u64) -> anyhow::
                         .await
                         .context("stock change")?;
                     let replied = Instant::now();
-                    loop {
-                        let position: i64 = sqlx::query_scalar(
-                            "SELECT last_position FROM listing_catalog WHERE listing_id = $1",
-                        )
-                        .bind(listing_id)
-                        .fetch_one(&pool)
-                        .await?;
-                        if position >= outcome.position {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_micros(250)).await;
-                    }
-                    latencies.push(replied.elapsed());
-                    // A steady load, not a flood: about 50 commands/s per probe.
+                    let cursor = otop_projections::log::cursor_of(&pool, outcome.position)
+                        .await?
+                        .context("the command's event exists")?;
+                    let _ = sent.send((cursor, replied));
+                    commands += 1;
+                    // A steady load, not a flood: about 50 commands/s per client.
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                anyhow::Ok(latencies)
+                anyhow::Ok(commands)
             })
         })
         .collect();
-    let mut latencies = Vec::new();
+    drop(sent);
     for probe in probes {
-        latencies.extend(probe.await??);
+        probe.await??;
     }
+    let mut latencies = observer.await??;
     for runner in runners {
         runner.stop().await;
     }
