@@ -293,6 +293,7 @@ pub async fn generate(stores: &Stores, seed: u64, vendors: usize, rounds: usize)
                         .expect("release");
                 } else {
                     let pay = OrderCommand::RecordPayment {
+                        commission_bps: 0,
                         actor: system.clone(),
                         amount: satang(price * u64::from(quantity)),
                         reference: format!("pp-{order_id}"),

@@ -135,6 +135,9 @@ pub enum OrderCommand {
         actor: Actor,
         amount: Satang,
         reference: String,
+        /// The platform's commission on this order, in basis points (1/100 of a percent),
+        /// recorded with the payment so the payout ledger never depends on today's setting.
+        commission_bps: u32,
     },
     Accept {
         actor: Actor,
@@ -185,6 +188,8 @@ pub enum OrderEvent {
     OrderPaid {
         amount: Satang,
         reference: String,
+        #[serde(default)]
+        commission_bps: u32,
     },
     OrderAccepted,
     OrderPacked,
@@ -319,7 +324,14 @@ impl Order {
                 actor,
                 amount,
                 reference,
+                commission_bps,
             } => {
+                if commission_bps > 10_000 {
+                    return Err(DomainError::invalid(
+                        "commission_bps",
+                        "must be at most 10000 (100%)",
+                    ));
+                }
                 require_system(&actor, "record a payment")?;
                 if state.payment_reference.as_deref() == Some(reference.as_str()) {
                     // The provider called back again for the same payment.
@@ -336,7 +348,11 @@ impl Order {
                         ),
                     ));
                 }
-                Ok(vec![OrderEvent::OrderPaid { amount, reference }])
+                Ok(vec![OrderEvent::OrderPaid {
+                    amount,
+                    reference,
+                    commission_bps,
+                }])
             }
             OrderCommand::Accept { actor } => {
                 require_vendor(state, &actor)?;
@@ -567,7 +583,9 @@ impl Aggregate for Order {
                 state.status = OrderStatus::Rejected;
                 state.status_reason = Some(reason);
             }
-            OrderEvent::OrderPaid { amount, reference } => {
+            OrderEvent::OrderPaid {
+                amount, reference, ..
+            } => {
                 state.status = OrderStatus::Paid;
                 state.paid_satang = amount.get();
                 state.payment_reference = Some(reference);

@@ -153,6 +153,7 @@ fn placed() -> OrderEvent {
 
 fn paid() -> OrderEvent {
     OrderEvent::OrderPaid {
+        commission_bps: 0,
         amount: satang(TOTAL),
         reference: PAYMENT_REF.to_string(),
     }
@@ -271,16 +272,19 @@ fn command(cmd: Cmd, actor: Actor) -> OrderCommand {
             failed_listings: vec![LISTING_1],
         },
         Cmd::Pay => OrderCommand::RecordPayment {
+            commission_bps: 0,
             actor,
             amount: satang(TOTAL),
             reference: "PAY-0002".to_string(),
         },
         Cmd::PayAgain => OrderCommand::RecordPayment {
+            commission_bps: 0,
             actor,
             amount: satang(TOTAL),
             reference: PAYMENT_REF.to_string(),
         },
         Cmd::PayWrongAmount => OrderCommand::RecordPayment {
+            commission_bps: 0,
             actor,
             amount: satang(TOTAL - 1),
             reference: "PAY-0003".to_string(),
@@ -326,6 +330,7 @@ fn success(cmd: Cmd, actor: &Actor, status: Option<OrderStatus>) -> Vec<OrderEve
             failed_listings: vec![LISTING_1],
         }],
         Cmd::Pay => vec![OrderEvent::OrderPaid {
+            commission_bps: 0,
             amount: satang(TOTAL),
             reference: "PAY-0002".to_string(),
         }],
@@ -648,6 +653,7 @@ fn payment_must_match_the_total() {
     let order = order_in(Some(AwaitingPayment));
     for amount in [1, TOTAL - 1, TOTAL + 1, MAX_SATANG] {
         let result = order.decide(OrderCommand::RecordPayment {
+            commission_bps: 0,
             actor: system(),
             amount: satang(amount),
             reference: "PAY-X".to_string(),
@@ -908,6 +914,7 @@ fn any_command() -> impl Strategy<Value = OrderCommand> {
             prop_oneof![Just(PAYMENT_REF.to_string()), any_text()],
         )
             .prop_map(|(actor, amount, reference)| OrderCommand::RecordPayment {
+                commission_bps: 0,
                 actor,
                 amount,
                 reference,

@@ -973,6 +973,7 @@ async fn orders_are_read_by_their_shopper_their_vendor_and_admins() {
         .execute(
             &alice_1.to_string(),
             OrderCommand::RecordPayment {
+                commission_bps: 0,
                 actor: system.clone(),
                 amount: satang(70_000),
                 reference: "promptpay-0001".into(),

@@ -275,6 +275,7 @@ fn order_snapshot_plus_later_events_equals_full_replay() {
                         actor: system.clone(),
                     },
                     1 => OrderCommand::RecordPayment {
+                        commission_bps: 0,
                         actor: system.clone(),
                         amount: satang(100_000),
                         reference: format!("pay-{number}"),
