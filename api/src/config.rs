@@ -9,6 +9,8 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 /// Used when OTOP_JWT_SECRET is unset; fine on a laptop, announced loudly at start.
 pub const DEVELOPMENT_JWT_SECRET: &str = "otop-development-secret-do-not-use-in-production";
 pub const DEVELOPMENT_PAYMENT_SECRET: &str = "otop-development-payment-secret";
+/// The platform's commission when OTOP_COMMISSION_BPS is unset: 500 basis points, 5%.
+pub const DEFAULT_COMMISSION_BPS: u32 = 500;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -22,6 +24,18 @@ pub struct Config {
     /// Run the projection runners in this process (`OTOP_RUN_PROJECTIONS=false` to leave
     /// them to other processes).
     pub run_projections: bool,
+    /// Run the checkout process manager in this process (`OTOP_RUN_CHECKOUT_PROCESS=false`
+    /// to run it elsewhere). Only runs when `run_projections` is on too.
+    pub run_checkout_process: bool,
+    /// The platform's commission on a paid order, in basis points (1/100 of a percent, at
+    /// most 10000), recorded with each payment (`OTOP_COMMISSION_BPS`, default 500 = 5%).
+    pub commission_bps: u32,
+    /// How long `POST /v1/checkouts` waits for every order's stock outcome before replying
+    /// with orders still `pending`.
+    pub checkout_wait: Duration,
+    /// Unpaid orders expire (and release their stock) after this long
+    /// (`OTOP_PAYMENT_TIMEOUT_SECONDS`, default 30 minutes).
+    pub payment_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +78,35 @@ impl Config {
                 })
             }
         };
+        let payment_timeout = match var("OTOP_PAYMENT_TIMEOUT_SECONDS") {
+            None => Duration::from_secs(30 * 60),
+            Some(text) => match text.parse::<u64>() {
+                Ok(seconds) if seconds > 0 => Duration::from_secs(seconds),
+                _ => {
+                    return Err(ConfigError {
+                        name: "OTOP_PAYMENT_TIMEOUT_SECONDS",
+                        message: format!("{text:?} is not a positive whole number of seconds"),
+                    })
+                }
+            },
+        };
+        let commission_bps = parse_commission_bps(var("OTOP_COMMISSION_BPS").as_deref())?;
+        let run_checkout_process = match var("OTOP_RUN_CHECKOUT_PROCESS").as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "OTOP_RUN_CHECKOUT_PROCESS",
+                    message: format!("{other:?} is not true or false"),
+                })
+            }
+        };
         Ok(Config {
             run_projections,
+            run_checkout_process,
+            commission_bps,
+            checkout_wait: Duration::from_secs(10),
+            payment_timeout,
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             bind,
             jwt_secret,
@@ -73,5 +114,38 @@ impl Config {
             database_max_connections,
             min_position_wait: Duration::from_secs(5),
         })
+    }
+}
+
+/// `OTOP_COMMISSION_BPS`: a whole number of basis points from 0 to 10000; unset is the default.
+pub fn parse_commission_bps(text: Option<&str>) -> Result<u32, ConfigError> {
+    let Some(text) = text else {
+        return Ok(DEFAULT_COMMISSION_BPS);
+    };
+    match text.trim().parse::<u32>() {
+        Ok(bps) if bps <= 10_000 => Ok(bps),
+        _ => Err(ConfigError {
+            name: "OTOP_COMMISSION_BPS",
+            message: format!(
+                "{text:?} is not a whole number of basis points from 0 to 10000 (500 is 5%)"
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod commission_tests {
+    use super::*;
+
+    #[test]
+    fn commission_bps_defaults_to_five_percent_and_refuses_more_than_all() {
+        assert_eq!(parse_commission_bps(None).unwrap(), 500);
+        assert_eq!(parse_commission_bps(Some("0")).unwrap(), 0);
+        assert_eq!(parse_commission_bps(Some(" 750 ")).unwrap(), 750);
+        assert_eq!(parse_commission_bps(Some("10000")).unwrap(), 10_000);
+        for bad in ["10001", "-1", "5%", "2.5", "lots"] {
+            let error = parse_commission_bps(Some(bad)).unwrap_err();
+            assert_eq!(error.name, "OTOP_COMMISSION_BPS", "{bad}");
+        }
     }
 }

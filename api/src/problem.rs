@@ -28,6 +28,9 @@ pub enum ApiError {
     /// The command conflicts with the current state (invalid transition, stale value, race).
     #[error("{0}")]
     Conflict(String),
+    /// Checkout lines that cannot be reserved: a 409 naming each line in `errors`.
+    #[error("some lines cannot be reserved")]
+    LinesRejected(Vec<FieldError>),
     /// An Idempotency-Key was reused for a different request.
     #[error("{0}")]
     IdempotencyKeyReused(String),
@@ -83,6 +86,11 @@ impl ApiError {
                 "conflict",
                 "Conflict with the current state",
             ),
+            ApiError::LinesRejected(_) => (
+                StatusCode::CONFLICT,
+                "lines-not-reservable",
+                "Some lines cannot be reserved",
+            ),
             ApiError::IdempotencyKeyReused(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
@@ -108,7 +116,7 @@ impl ApiError {
     pub fn to_problem(&self) -> Problem {
         let (status, slug, title) = self.parts();
         let (detail, errors) = match self {
-            ApiError::Invalid(fields) => (
+            ApiError::Invalid(fields) | ApiError::LinesRejected(fields) => (
                 fields
                     .iter()
                     .map(ToString::to_string)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
+use otop_projections::process_manager::{expire_unpaid, CheckoutProcess};
 use otop_projections::runner::{self, RunnerHandle, RunnerSettings};
 use otop_projections::{Projection, ProjectionKind};
 use tokio::net::TcpListener;
@@ -23,7 +24,8 @@ use crate::config::Config;
 use crate::extract::REQUEST_ID_HEADER;
 use crate::idempotency::{idempotency, run_to_completion};
 use crate::problem::ApiError;
-use crate::routes::{health, listings, orders, vendors};
+use crate::routes::{checkouts, health, listings, orders, vendors};
+use crate::routes::{ledger, order_commands, payments};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -38,6 +40,7 @@ use crate::state::AppState;
         (name = "vendors", description = "Producer groups and the provincial office's decisions"),
         (name = "listings", description = "Products, prices and stock"),
         (name = "orders", description = "Orders by shopper and by vendor"),
+        (name = "checkout", description = "One checkout across several producers"),
         (name = "operations", description = "Health and readiness"),
     )
 )]
@@ -81,8 +84,17 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(listings::unpublish_listing))
         .routes(routes!(listings::archive_listing))
         .routes(routes!(listings::take_down_listing))
+        .routes(routes!(checkouts::create_checkout))
         .routes(routes!(orders::list_orders))
         .routes(routes!(orders::get_order))
+        .routes(routes!(payments::record_payment))
+        .routes(routes!(order_commands::accept_order))
+        .routes(routes!(order_commands::pack_order))
+        .routes(routes!(order_commands::ship_order))
+        .routes(routes!(order_commands::deliver_order))
+        .routes(routes!(order_commands::cancel_order))
+        .routes(routes!(order_commands::refund_order))
+        .routes(routes!(ledger::vendor_balance))
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -137,6 +149,7 @@ pub struct RunningServer {
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     runners: Vec<RunnerHandle>,
+    expiry: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 impl RunningServer {
@@ -148,12 +161,19 @@ impl RunningServer {
             .task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Some((stop, task)) = self.expiry {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         for runner in self.runners {
             runner.stop().await;
         }
         served
     }
 }
+
+/// Connections reserved for projection runners and the checkout process manager.
+const WORKER_CONNECTIONS: u32 = 12;
 
 /// Starts one runner per projection (each waits as a standby if another process runs it).
 pub fn spawn_projection_runners(pool: &sqlx::PgPool) -> Vec<RunnerHandle> {
@@ -166,16 +186,65 @@ pub fn spawn_projection_runners(pool: &sqlx::PgPool) -> Vec<RunnerHandle> {
         .collect()
 }
 
+/// Expires unpaid orders every few seconds (their stock is then released by the checkout
+/// process manager).
+fn spawn_payment_expiry(state: AppState) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    let interval = (state.config.payment_timeout / 10).clamp(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(30),
+    );
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = &mut stopped => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            match expire_unpaid(&state.pool, &state.orders, state.config.payment_timeout).await {
+                Ok(0) => {}
+                Ok(expired) => tracing::info!(expired, "expired unpaid orders"),
+                Err(error) => tracing::warn!(%error, "expiring unpaid orders failed"),
+            }
+        }
+    });
+    (stop, task)
+}
+
 /// Binds `config.bind` (port 0 picks a free port) and serves until `shutdown`.
 pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
-    let runners = if config.run_projections {
-        spawn_projection_runners(&pool)
+    let state = AppState::new(pool.clone(), config);
+    let runners = if state.config.run_projections {
+        // Background work gets connections of its own, so a burst of requests can never
+        // starve the projections and the process manager that those requests wait for.
+        let worker_pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(WORKER_CONNECTIONS)
+            .acquire_timeout(std::time::Duration::from_secs(30))
+            .connect_with(pool.connect_options().as_ref().clone())
+            .await
+            .map_err(std::io::Error::other)?;
+        let mut runners = spawn_projection_runners(&worker_pool);
+        let process = CheckoutProcess::new(
+            Arc::new(otop_projections::AggregateStore::new(worker_pool.clone())),
+            Arc::new(otop_projections::AggregateStore::new(worker_pool.clone())),
+            Arc::new(otop_projections::AggregateStore::new(worker_pool.clone())),
+        );
+        let settings = RunnerSettings {
+            batch_size: 100,
+            ..RunnerSettings::default()
+        };
+        if state.config.run_checkout_process {
+            runners.push(runner::spawn(worker_pool, Arc::new(process), settings));
+        }
+        runners
     } else {
         Vec::new()
     };
-    let state = AppState::new(pool, config);
+    let expiry = state
+        .config
+        .run_projections
+        .then(|| spawn_payment_expiry(state.clone()));
     let app = router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -192,5 +261,6 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
         stop,
         task,
         runners,
+        expiry,
     })
 }

@@ -120,3 +120,19 @@ pub async fn head_position<'e>(executor: impl PgExecutor<'e>) -> Result<i64, sql
         .await?;
     Ok(head.unwrap_or(0))
 }
+
+/// The position of an aggregate's latest event (0 when it has none).
+pub async fn last_position_of<'e>(
+    executor: impl PgExecutor<'e>,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<i64, sqlx::Error> {
+    let position: Option<i64> = sqlx::query_scalar(
+        "SELECT max(position) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+    )
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .fetch_one(executor)
+    .await?;
+    Ok(position.unwrap_or(0))
+}

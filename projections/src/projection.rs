@@ -5,12 +5,17 @@ use futures::future::BoxFuture;
 use sqlx::PgConnection;
 
 use crate::log::RecordedEvent;
+use crate::read_models::ledger::LedgerProjection;
 use crate::read_models::{catalog::CatalogProjection, orders::OrdersProjection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A command the projection issued could not be completed now (a conflict that outlasted
+    /// its retries); the batch is rolled back and tried again.
+    #[error("transient failure: {0}")]
+    Transient(String),
     /// An event the projection cannot apply. The projection stops here rather than skip it.
     #[error("event at position {position} ({event_type}) cannot be applied: {message}")]
     BadEvent {
@@ -52,15 +57,22 @@ pub enum ProjectionKind {
     Catalog,
     /// Orders by shopper and by vendor.
     Orders,
+    /// The payout ledger: what the platform owes each vendor.
+    Ledger,
 }
 
 impl ProjectionKind {
-    pub const ALL: [ProjectionKind; 2] = [ProjectionKind::Catalog, ProjectionKind::Orders];
+    pub const ALL: [ProjectionKind; 3] = [
+        ProjectionKind::Catalog,
+        ProjectionKind::Orders,
+        ProjectionKind::Ledger,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ProjectionKind::Catalog => "catalog",
             ProjectionKind::Orders => "orders",
+            ProjectionKind::Ledger => "ledger",
         }
     }
 
@@ -78,6 +90,10 @@ impl ProjectionKind {
                 ("listing_catalog", "listing_id"),
             ],
             ProjectionKind::Orders => &[("order_summaries", "order_id")],
+            ProjectionKind::Ledger => &[
+                ("vendor_ledger_lines", "position"),
+                ("vendor_ledger_orders", "order_id"),
+            ],
         }
     }
 
@@ -93,6 +109,9 @@ impl ProjectionKind {
             }
             ProjectionKind::Orders => {
                 Box::new(OrdersProjection::new(checkpoint_name, table_suffix))
+            }
+            ProjectionKind::Ledger => {
+                Box::new(LedgerProjection::new(checkpoint_name, table_suffix))
             }
         }
     }

@@ -167,7 +167,7 @@ async fn run(
                 backoff = Duration::from_millis(100);
                 tracing::debug!(projection = %name, applied, "batch applied");
             }
-            Err(ProjectionError::Database(error)) => {
+            Err(error @ (ProjectionError::Database(_) | ProjectionError::Transient(_))) => {
                 // Transient (connection lost, serialization): the batch rolled back; try again.
                 tracing::warn!(projection = %name, %error, ?backoff, "batch failed; retrying");
                 tokio::select! {

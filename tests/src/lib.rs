@@ -125,8 +125,13 @@ impl Reply {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like `spawn`, with the configuration adjusted first.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         let database = TestDatabase::create().await;
-        let config = Config {
+        let mut config = Config {
             database_url: database.url.clone(),
             bind: "127.0.0.1:0".parse().expect("valid address"),
             jwt_secret: JWT_SECRET.to_string(),
@@ -134,7 +139,12 @@ impl TestApp {
             database_max_connections: 32,
             min_position_wait: Duration::from_secs(5),
             run_projections: true,
+            run_checkout_process: true,
+            commission_bps: 500,
+            checkout_wait: Duration::from_secs(10),
+            payment_timeout: Duration::from_secs(30 * 60),
         };
+        configure(&mut config);
         let server = otop_api::start(config, database.pool.clone())
             .await
             .expect("start the API");
@@ -266,6 +276,42 @@ impl TestApp {
             .as_str()
             .and_then(|s| s.parse().ok())
             .expect("listing id")
+    }
+
+    /// The payment provider's callback for `order_id`, signed as the provider signs it.
+    pub async fn pay(&self, order_id: &str, amount_satang: i64, reference: &str) -> Reply {
+        use hmac::{Hmac, Mac};
+        let body = serde_json::to_vec(&serde_json::json!({
+            "amount_satang": amount_satang,
+            "reference": reference,
+        }))
+        .expect("serialise the payment");
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(PAYMENT_SECRET.as_bytes())
+            .expect("any key length");
+        mac.update(&body);
+        let signature = hex::encode(mac.finalize().into_bytes());
+        let response = self
+            .client
+            .post(format!("{}/v1/orders/{order_id}/payments", self.base_url))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("X-Otop-Signature", signature)
+            .body(body)
+            .send()
+            .await
+            .expect("the API answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("read the reply body");
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// The server's state (stores, pool, configuration), for tests that drive it directly.
+    pub fn state(&self) -> &otop_api::AppState {
+        &self.server.as_ref().expect("server running").state
     }
 
     /// Stops the server and drops the test's database.

@@ -55,11 +55,15 @@ pub async fn healthz() -> Json<Health> {
 async fn projections(state: &AppState) -> Result<Vec<ProjectionReadiness>, sqlx::Error> {
     let checkpoints = checkpoint::read_all(&state.pool).await?;
     let mut report = Vec::new();
-    for kind in ProjectionKind::ALL {
-        let found = checkpoints.iter().find(|c| c.name == kind.name());
+    let names = ProjectionKind::ALL
+        .iter()
+        .map(|kind| kind.name())
+        .chain([otop_projections::process_manager::CHECKOUT_PROCESS]);
+    for name in names {
+        let found = checkpoints.iter().find(|c| c.name == name);
         let cursor = found.map(|c| c.cursor).unwrap_or_default();
         report.push(ProjectionReadiness {
-            name: kind.name().to_string(),
+            name: name.to_string(),
             position: cursor.position,
             lag: checkpoint::lag(&state.pool, cursor, LAG_CAP).await?,
             events_applied: found.map_or(0, |c| c.events_applied),

@@ -1,9 +1,13 @@
 //! HTTP handlers, one module per resource.
 
+pub mod checkouts;
 pub mod health;
+pub mod ledger;
 pub mod listings;
+pub mod order_commands;
 pub mod orders;
 pub mod paging;
+pub mod payments;
 pub mod vendors;
 
 use axum::body::Bytes;

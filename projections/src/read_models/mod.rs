@@ -3,6 +3,7 @@
 //! own `apply`, and never interprets an event differently from the write side.
 
 pub mod catalog;
+pub mod ledger;
 pub mod orders;
 
 use chrono::{DateTime, Utc};
@@ -25,12 +26,12 @@ pub(crate) fn recorded_at(event: &RecordedEvent) -> DateTime<Utc> {
         .unwrap_or(DateTime::UNIX_EPOCH)
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
+pub fn decode<T: DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
     serde_json::from_value(event.payload.clone())
         .map_err(|error| ProjectionError::bad_event(event, format!("payload: {error}")))
 }
 
-pub(crate) fn aggregate_uuid(event: &RecordedEvent) -> Result<uuid::Uuid, ProjectionError> {
+pub fn aggregate_uuid(event: &RecordedEvent) -> Result<uuid::Uuid, ProjectionError> {
     event
         .aggregate_id
         .parse()

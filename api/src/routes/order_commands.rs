@@ -1,0 +1,210 @@
+//! `/v1/orders/{id}/...` commands after checkout: the vendor accepts, packs and ships, the
+//! shopper or the vendor marks delivery, and cancellations and refunds. Who may do what, and
+//! when, is the Order aggregate's decision (domain/src/order.rs); this module parses the bodies
+//! and runs one command.
+
+use axum::extract::State;
+use axum::Json;
+use otop_domain::values::{parse_text, Satang, REASON_MAX_CHARS};
+use otop_domain::{OrderCommand, Validator};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{CommandReply, ReasonRequest};
+use crate::extract::{ApiJson, CommandContext, IdPath};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub const TAG: &str = "orders";
+
+/// The longest carrier name and tracking number accepted.
+pub const SHIPPING_TEXT_MAX_CHARS: usize = 100;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipRequest {
+    /// Who carries the parcel (Thailand Post, Kerry, Flash, ...), 1 to 100 characters.
+    pub carrier: String,
+    /// The carrier's tracking number, 1 to 100 characters.
+    pub tracking_number: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// What goes back to the shopper, in satang: at most what was paid and not yet refunded.
+    pub amount_satang: i64,
+    pub reason: String,
+}
+
+/// Runs one command on an order and replies with the order's status after it.
+pub(crate) async fn run(
+    state: &AppState,
+    order_id: Uuid,
+    command: OrderCommand,
+    metadata: &std::collections::HashMap<String, String>,
+) -> Result<CommandReply, ApiError> {
+    let outcome = state
+        .orders
+        .execute(&order_id.to_string(), command, metadata)
+        .await?;
+    let status = outcome
+        .aggregate
+        .state()
+        .map(|s| s.status.as_str().to_string())
+        .unwrap_or_default();
+    tracing::info!(order_id = %order_id, position = outcome.position, status, "order command");
+    Ok(CommandReply {
+        id: order_id,
+        position: outcome.position,
+        status,
+    })
+}
+
+async fn run_as(
+    state: &AppState,
+    order_id: Uuid,
+    command: OrderCommand,
+    ctx: &CommandContext,
+) -> Result<Json<CommandReply>, ApiError> {
+    run(state, order_id, command, &ctx.metadata_map())
+        .await
+        .map(Json)
+}
+
+fn reason(raw: &str) -> Result<String, ApiError> {
+    parse_text("reason", raw, REASON_MAX_CHARS).map_err(|e| ApiError::Invalid(vec![e]))
+}
+
+/// Accept a paid order (its vendor).
+#[utoipa::path(post, path = "/v1/orders/{id}/accept", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandReply), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn accept_order(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+) -> Result<Json<CommandReply>, ApiError> {
+    let command = OrderCommand::Accept {
+        actor: ctx.actor.clone(),
+    };
+    run_as(&state, id, command, &ctx).await
+}
+
+/// Mark an accepted order packed (its vendor).
+#[utoipa::path(post, path = "/v1/orders/{id}/pack", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandReply), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn pack_order(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+) -> Result<Json<CommandReply>, ApiError> {
+    let command = OrderCommand::Pack {
+        actor: ctx.actor.clone(),
+    };
+    run_as(&state, id, command, &ctx).await
+}
+
+/// Hand a packed order to a carrier (its vendor).
+#[utoipa::path(post, path = "/v1/orders/{id}/ship", tag = TAG, params(("id" = Uuid, Path)), request_body = ShipRequest,
+    responses((status = 200, body = CommandReply), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn ship_order(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<ShipRequest>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let mut v = Validator::new();
+    let carrier = v.check(parse_text(
+        "carrier",
+        &body.carrier,
+        SHIPPING_TEXT_MAX_CHARS,
+    ));
+    let tracking_number = v.check(parse_text(
+        "tracking_number",
+        &body.tracking_number,
+        SHIPPING_TEXT_MAX_CHARS,
+    ));
+    v.finish()?;
+    let (Some(carrier), Some(tracking_number)) = (carrier, tracking_number) else {
+        return Err(ApiError::Internal(
+            "validator passed with a missing field".into(),
+        ));
+    };
+    let command = OrderCommand::Ship {
+        actor: ctx.actor.clone(),
+        carrier,
+        tracking_number,
+    };
+    run_as(&state, id, command, &ctx).await
+}
+
+/// Mark a shipped order delivered (its shopper or its vendor).
+#[utoipa::path(post, path = "/v1/orders/{id}/deliver", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandReply), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn deliver_order(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+) -> Result<Json<CommandReply>, ApiError> {
+    let command = OrderCommand::Deliver {
+        actor: ctx.actor.clone(),
+    };
+    run_as(&state, id, command, &ctx).await
+}
+
+/// Cancel an order: its shopper until the vendor accepts, its vendor until it ships, or an
+/// admin. What was paid goes back to the shopper and the reserved stock is released.
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = TAG, params(("id" = Uuid, Path)), request_body = ReasonRequest,
+    responses((status = 200, body = CommandReply), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<ReasonRequest>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let command = OrderCommand::Cancel {
+        actor: ctx.actor.clone(),
+        reason: reason(&body.reason)?,
+    };
+    run_as(&state, id, command, &ctx).await
+}
+
+/// Refund part or all of a paid order (its vendor or an admin). A full refund before
+/// shipping is a cancellation instead (409).
+#[utoipa::path(post, path = "/v1/orders/{id}/refund", tag = TAG, params(("id" = Uuid, Path)), request_body = RefundRequest,
+    responses((status = 200, body = CommandReply), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn refund_order(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<RefundRequest>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let mut v = Validator::new();
+    let amount = v.check(Satang::parse("amount_satang", body.amount_satang));
+    let reason = v.check(parse_text("reason", &body.reason, REASON_MAX_CHARS));
+    v.finish()?;
+    let (Some(amount), Some(reason)) = (amount, reason) else {
+        return Err(ApiError::Internal(
+            "validator passed with a missing field".into(),
+        ));
+    };
+    let command = OrderCommand::Refund {
+        actor: ctx.actor.clone(),
+        amount,
+        reason,
+    };
+    run_as(&state, id, command, &ctx).await
+}

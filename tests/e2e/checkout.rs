@@ -1,0 +1,670 @@
+//! Checkout across vendors: never oversells, is all-or-nothing per checkout, is safe to
+//! retry, and survives the process manager being killed at any point.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use otop_domain::{Listing, Order, OrderStatus};
+use otop_e2e::{Reply, TestApp};
+use otop_projections::process_manager::{CheckoutProcess, CHECKOUT_PROCESS};
+use otop_projections::runner::{self, RunnerSettings};
+use otop_projections::{checkpoint, AggregateStore};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn address() -> Value {
+    json!({
+        "name": "สมศรี ใจดี",
+        "phone": "081-234-5678",
+        "line1": "12 หมู่ 3 ถนนเทศบาล",
+        "district": "เมืองสุรินทร์",
+        "province": "สุรินทร์",
+        "postcode": "32000",
+    })
+}
+
+async fn published_listing(app: &TestApp, vendor: Uuid, stock: i64) -> Uuid {
+    let listing = app.draft_listing(vendor, stock).await;
+    let published = app
+        .post(
+            &format!("/v1/listings/{listing}/publish"),
+            &app.vendor(vendor),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::OK, "{published:?}");
+    listing
+}
+
+async fn checkout(app: &TestApp, shopper: &str, lines: &[(Uuid, u32)], key: Option<&str>) -> Reply {
+    let body = json!({
+        "lines": lines.iter().map(|(id, q)| json!({"listing_id": id, "quantity": q})).collect::<Vec<_>>(),
+        "shipping_address": address(),
+    });
+    let headers: Vec<(&str, &str)> = key.map(|k| ("Idempotency-Key", k)).into_iter().collect();
+    app.request(
+        Method::POST,
+        "/v1/checkouts",
+        Some(&app.shopper(shopper)),
+        Some(&body),
+        &headers,
+    )
+    .await
+}
+
+async fn listing_state(app: &TestApp, listing: Uuid) -> otop_domain::listing::ListingState {
+    let store = AggregateStore::<Listing>::new(app.pool.clone());
+    store
+        .load(&listing.to_string())
+        .await
+        .expect("load listing")
+        .aggregate
+        .0
+        .expect("listing exists")
+}
+
+/// Every order in the log, by checkout.
+async fn orders_by_checkout(app: &TestApp) -> BTreeMap<Uuid, Vec<otop_domain::order::OrderState>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = 'Order'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("order ids");
+    let store = AggregateStore::<Order>::new(app.pool.clone());
+    let mut by_checkout: BTreeMap<Uuid, Vec<_>> = BTreeMap::new();
+    for id in ids {
+        let order = store
+            .load(&id)
+            .await
+            .expect("load order")
+            .aggregate
+            .0
+            .expect("placed");
+        by_checkout
+            .entry(order.checkout_id)
+            .or_default()
+            .push(order);
+    }
+    by_checkout
+}
+
+/// Waits until the checkout process manager has handled every event in the log.
+async fn wait_for_process_manager(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let cursor = checkpoint::read(&app.pool, CHECKOUT_PROCESS)
+            .await
+            .expect("checkpoint")
+            .unwrap_or_default();
+        if checkpoint::lag(&app.pool, cursor, i64::MAX)
+            .await
+            .expect("lag")
+            == 0
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the process manager did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// All or nothing: each checkout's orders are all awaiting payment, or none holds stock.
+fn assert_all_or_nothing(
+    by_checkout: &BTreeMap<Uuid, Vec<otop_domain::order::OrderState>>,
+) -> usize {
+    let mut confirmed = 0;
+    for (checkout, orders) in by_checkout {
+        let statuses: Vec<OrderStatus> = orders.iter().map(|o| o.status).collect();
+        let all_confirmed = statuses.iter().all(|s| *s == OrderStatus::AwaitingPayment);
+        let all_released = statuses
+            .iter()
+            .all(|s| matches!(s, OrderStatus::Rejected | OrderStatus::Cancelled));
+        assert!(
+            all_confirmed || all_released,
+            "checkout {checkout} half-made: {statuses:?}"
+        );
+        if all_confirmed {
+            confirmed += 1;
+        }
+    }
+    confirmed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_checkouts_race_for_fifty_units_and_exactly_fifty_sell() {
+    let app = TestApp::spawn().await;
+    let vendor = app.approved_vendor("กลุ่มทอผ้า").await;
+    let listing = published_listing(&app, vendor, 50).await;
+    let started = Instant::now();
+    let replies = futures::future::join_all((0..200).map(|i| {
+        let app = &app;
+        async move { checkout(app, &format!("shopper-{i}"), &[(listing, 1)], None).await }
+    }))
+    .await;
+    println!(
+        "200 concurrent checkouts answered in {:?}",
+        started.elapsed()
+    );
+    let won = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    let lost = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CONFLICT)
+        .count();
+    assert_eq!(won, 50, "exactly the stocked units are sold");
+    assert_eq!(lost, 150);
+    for reply in replies.iter().filter(|r| r.status == StatusCode::CONFLICT) {
+        reply.assert_problem(409);
+        assert_eq!(
+            reply.body["errors"][0]["field"], "lines[0].listing_id",
+            "{reply:?}"
+        );
+    }
+    wait_for_process_manager(&app).await;
+    let state = listing_state(&app, listing).await;
+    assert_eq!(state.available, 0);
+    assert_eq!(state.reserved(), 50);
+    assert_eq!(
+        state.reserved() + state.sold + u64::from(state.available),
+        50
+    );
+    let by_checkout = orders_by_checkout(&app).await;
+    assert_eq!(assert_all_or_nothing(&by_checkout), 50);
+    let reserved_orders: Vec<&Uuid> = state.reservations.keys().collect();
+    for orders in by_checkout.values() {
+        for order in orders {
+            let holds = state.reservations.contains_key(&order.id);
+            assert_eq!(
+                holds,
+                order.status == OrderStatus::AwaitingPayment,
+                "order {} {:?}",
+                order.id,
+                order.status
+            );
+        }
+    }
+    assert_eq!(reserved_orders.len(), 50);
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mixed_multi_vendor_carts_are_all_or_nothing_and_stock_adds_up() {
+    let app = TestApp::spawn().await;
+    let mut listings = Vec::new();
+    for name in ["กลุ่มหนึ่ง", "กลุ่มสอง", "กลุ่มสาม"]
+    {
+        let vendor = app.approved_vendor(name).await;
+        listings.push(published_listing(&app, vendor, 6).await);
+        listings.push(published_listing(&app, vendor, 4).await);
+    }
+    let initial: HashMap<Uuid, u64> = [6, 4, 6, 4, 6, 4]
+        .iter()
+        .zip(&listings)
+        .map(|(s, l)| (*l, *s))
+        .collect();
+    let mut rng = otop_bench::load::Rng::new(42);
+    let carts: Vec<Vec<(Uuid, u32)>> = (0..60)
+        .map(|_| {
+            let mut cart: Vec<(Uuid, u32)> = Vec::new();
+            for _ in 0..(1 + rng.below(3)) {
+                let listing = listings[rng.below(listings.len() as u64) as usize];
+                if !cart.iter().any(|(l, _)| *l == listing) {
+                    cart.push((listing, 1 + rng.below(2) as u32));
+                }
+            }
+            cart
+        })
+        .collect();
+    let replies = futures::future::join_all(carts.iter().enumerate().map(|(i, cart)| {
+        let app = &app;
+        async move { checkout(app, &format!("buyer-{i}"), cart, None).await }
+    }))
+    .await;
+    for reply in &replies {
+        assert!(
+            reply.status == StatusCode::CREATED || reply.status == StatusCode::CONFLICT,
+            "{reply:?}"
+        );
+    }
+    wait_for_process_manager(&app).await;
+    let by_checkout = orders_by_checkout(&app).await;
+    let confirmed = assert_all_or_nothing(&by_checkout);
+    assert!(confirmed > 0, "some carts must win");
+    let won = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(won, confirmed, "every 201 is a confirmed checkout");
+    // Units held per listing equal the confirmed orders' lines, and nothing is stranded.
+    let mut expected_reserved: HashMap<Uuid, u64> = HashMap::new();
+    for order in by_checkout
+        .values()
+        .flatten()
+        .filter(|o| o.status == OrderStatus::AwaitingPayment)
+    {
+        for line in &order.lines {
+            *expected_reserved.entry(line.listing_id).or_default() += u64::from(line.quantity);
+        }
+    }
+    for listing in &listings {
+        let state = listing_state(&app, *listing).await;
+        assert_eq!(
+            state.reserved(),
+            expected_reserved.get(listing).copied().unwrap_or(0),
+            "{listing}"
+        );
+        assert_eq!(
+            state.reserved() + state.sold + u64::from(state.available),
+            initial[listing],
+            "{listing}"
+        );
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_key_sent_fifty_times_at_once_makes_one_checkout() {
+    let app = TestApp::spawn().await;
+    let silk = app.approved_vendor("กลุ่มไหม").await;
+    let silver = app.approved_vendor("กลุ่มเงิน").await;
+    let a = published_listing(&app, silk, 10).await;
+    let b = published_listing(&app, silver, 10).await;
+    let replies = futures::future::join_all((0..50).map(|_| {
+        let app = &app;
+        async move { checkout(app, "one-shopper", &[(a, 2), (b, 1)], Some("cart-7")).await }
+    }))
+    .await;
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        assert_eq!(reply.body, replies[0].body, "one reply, replayed");
+    }
+    assert_eq!(replies[0].body["orders"].as_array().map(Vec::len), Some(2));
+    assert_eq!(replies[0].body["status"], "awaiting_payment");
+    let orders: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT aggregate_id) FROM events WHERE aggregate_type = 'Order'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("count orders");
+    assert_eq!(orders, 2, "one order per vendor, once");
+    assert_eq!(listing_state(&app, a).await.available, 8);
+    assert_eq!(listing_state(&app, b).await.available, 9);
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_checkout_names_the_lines_it_cannot_reserve_and_holds_nothing() {
+    let app = TestApp::spawn().await;
+    let silk = app.approved_vendor("กลุ่มไหม").await;
+    let silver = app.approved_vendor("กลุ่มเงิน").await;
+    let plenty = published_listing(&app, silk, 10).await;
+    let scarce = published_listing(&app, silver, 1).await;
+    let draft = app.draft_listing(silver, 5).await;
+    let reply = checkout(
+        &app,
+        "s1",
+        &[(plenty, 1), (scarce, 2), (draft, 1), (Uuid::now_v7(), 1)],
+        None,
+    )
+    .await;
+    reply.assert_problem(409);
+    let fields: Vec<&str> = reply.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "lines[1].listing_id",
+            "lines[2].listing_id",
+            "lines[3].listing_id"
+        ]
+    );
+    assert_eq!(listing_state(&app, plenty).await.available, 10);
+    // Bad input is a 422 and changes nothing.
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    checkout(&app, "s1", &[], None).await.assert_problem(422);
+    checkout(&app, "s1", &[(plenty, 0)], None)
+        .await
+        .assert_problem(422);
+    checkout(&app, "s1", &[(plenty, 1), (plenty, 1)], None)
+        .await
+        .assert_problem(422);
+    let vendor_token = app.vendor(silk);
+    let body =
+        json!({"lines": [{"listing_id": plenty, "quantity": 1}], "shipping_address": address()});
+    app.request(
+        Method::POST,
+        "/v1/checkouts",
+        Some(&vendor_token),
+        Some(&body),
+        &[],
+    )
+    .await
+    .assert_problem(403);
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(before, after);
+    // A suspended vendor's listing cannot be reserved.
+    app.post(
+        &format!("/v1/vendors/{silver}/suspend"),
+        &app.admin(),
+        json!({"reason": "audit"}),
+    )
+    .await;
+    let blocked = checkout(&app, "s2", &[(plenty, 1), (scarce, 1)], None).await;
+    blocked.assert_problem(409);
+    wait_for_process_manager(&app).await;
+    assert_eq!(
+        listing_state(&app, plenty).await.available,
+        10,
+        "the other vendor's line was released"
+    );
+    assert_all_or_nothing(&orders_by_checkout(&app).await);
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_the_process_manager_at_any_point_strands_nothing() {
+    // The server places orders but runs no process manager; the test runs it, and kills it.
+    let app = TestApp::spawn_with(|config| {
+        config.run_projections = false;
+        config.checkout_wait = Duration::from_millis(50);
+    })
+    .await;
+    let mut listings = Vec::new();
+    for name in ["กลุ่มก", "กลุ่มข"] {
+        let vendor = app.approved_vendor(name).await;
+        listings.push(published_listing(&app, vendor, 15).await);
+        listings.push(published_listing(&app, vendor, 15).await);
+    }
+    let mut rng = otop_bench::load::Rng::new(7);
+    let carts: Vec<Vec<(Uuid, u32)>> = (0..40)
+        .map(|_| {
+            let first = rng.below(2) as usize;
+            vec![
+                (listings[first], 1 + rng.below(2) as u32),
+                (listings[2 + rng.below(2) as usize], 1),
+            ]
+        })
+        .collect();
+    let replies = futures::future::join_all(carts.iter().enumerate().map(|(i, cart)| {
+        let app = &app;
+        async move { checkout(app, &format!("b{i}"), cart, None).await }
+    }))
+    .await;
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        assert_eq!(reply.body["status"], "pending", "nobody reserves yet");
+    }
+    let state = app.state();
+    let process = || -> Arc<CheckoutProcess> {
+        Arc::new(CheckoutProcess::new(
+            state.vendors.clone(),
+            state.listings.clone(),
+            state.orders.clone(),
+        ))
+    };
+    let settings = RunnerSettings {
+        batch_size: 7,
+        poll_interval: Duration::from_millis(5),
+        ..RunnerSettings::default()
+    };
+    for pause in [3u64, 17, 41, 5, 29] {
+        let handle = runner::spawn(app.pool.clone(), process(), settings.clone());
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        handle.abort();
+    }
+    let handle = runner::spawn(app.pool.clone(), process(), settings);
+    wait_for_process_manager(&app).await;
+    handle.stop().await;
+    let by_checkout = orders_by_checkout(&app).await;
+    let confirmed = assert_all_or_nothing(&by_checkout);
+    assert!(confirmed > 0);
+    let mut expected_reserved: HashMap<Uuid, u64> = HashMap::new();
+    for order in by_checkout
+        .values()
+        .flatten()
+        .filter(|o| o.status == OrderStatus::AwaitingPayment)
+    {
+        for line in &order.lines {
+            *expected_reserved.entry(line.listing_id).or_default() += u64::from(line.quantity);
+        }
+    }
+    for listing in &listings {
+        let state = listing_state(&app, *listing).await;
+        assert_eq!(
+            state.reserved(),
+            expected_reserved.get(listing).copied().unwrap_or(0)
+        );
+        assert_eq!(
+            state.reserved() + state.sold + u64::from(state.available),
+            15
+        );
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unpaid_orders_expire_and_release_their_stock() {
+    let app = TestApp::spawn_with(|config| config.payment_timeout = Duration::from_secs(1)).await;
+    let vendor = app.approved_vendor("กลุ่มข้าว").await;
+    let listing = published_listing(&app, vendor, 5).await;
+    let reply = checkout(&app, "late-payer", &[(listing, 3)], None).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(
+        reply.body["status"], "awaiting_payment",
+        "its stock was reserved"
+    );
+    let order_id = reply.body["orders"][0]["id"]
+        .as_str()
+        .expect("order id")
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let order = AggregateStore::<Order>::new(app.pool.clone())
+            .load(&order_id)
+            .await
+            .expect("load");
+        if order.aggregate.0.as_ref().map(|o| o.status) == Some(OrderStatus::Expired) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the order never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for_process_manager(&app).await;
+    let state = listing_state(&app, listing).await;
+    assert_eq!(state.available, 5, "expiry released the stock");
+    assert!(state.reservations.is_empty());
+    app.cleanup().await;
+}
+
+/// The whole journey over HTTP: a two-vendor cart becomes two orders, both paid, accepted,
+/// packed, shipped and delivered; shipping turns held units into sold ones; a cancellation
+/// releases stock; a partial refund shows in the vendor's payout ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_two_vendor_cart_goes_from_checkout_to_delivery() {
+    let app = TestApp::spawn().await;
+    let silk = app.approved_vendor("กลุ่มทอผ้าไหม").await;
+    let silver = app.approved_vendor("กลุ่มเครื่องเงิน").await;
+    let scarf = published_listing(&app, silk, 10).await; // 350,000 satang each
+    let beads = published_listing(&app, silver, 10).await;
+    let reply = checkout(&app, "nok", &[(scarf, 2), (beads, 1)], Some("journey")).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["status"], "awaiting_payment");
+    let orders = reply.body["orders"].as_array().expect("orders").clone();
+    assert_eq!(orders.len(), 2, "one order per vendor");
+    let order_of = |vendor: Uuid| {
+        orders
+            .iter()
+            .find(|o| o["vendor_id"] == vendor.to_string())
+            .and_then(|o| o["id"].as_str())
+            .expect("an order for the vendor")
+            .to_string()
+    };
+    let silk_order = order_of(silk);
+    let silver_order = order_of(silver);
+    assert_eq!(
+        orders
+            .iter()
+            .find(|o| o["id"] == silk_order.as_str())
+            .expect("silk")["total_satang"],
+        700_000
+    );
+
+    // The shopper follows the orders.
+    let mine = app
+        .get(
+            &format!("/v1/orders?min_position={}", reply.position()),
+            Some(&app.shopper("nok")),
+        )
+        .await;
+    assert_eq!(mine.body["total"], 2, "{mine:?}");
+
+    for (order, amount) in [(&silk_order, 700_000), (&silver_order, 350_000)] {
+        let paid = app.pay(order, amount, &format!("promptpay-{order}")).await;
+        assert_eq!(paid.status, StatusCode::OK, "{paid:?}");
+        assert_eq!(paid.body["status"], "paid");
+    }
+    let steps: [(&str, Value); 4] = [
+        ("accept", Value::Null),
+        ("pack", Value::Null),
+        (
+            "ship",
+            json!({"carrier": "Thailand Post", "tracking_number": "EF123456789TH"}),
+        ),
+        ("deliver", Value::Null),
+    ];
+    for (vendor, order) in [(silk, &silk_order), (silver, &silver_order)] {
+        for (step, body) in &steps {
+            let moved = app
+                .post(
+                    &format!("/v1/orders/{order}/{step}"),
+                    &app.vendor(vendor),
+                    body.clone(),
+                )
+                .await;
+            assert_eq!(moved.status, StatusCode::OK, "{step}: {moved:?}");
+        }
+    }
+    let delivered = app
+        .get(
+            &format!("/v1/orders/{silk_order}?min_position={}", i64::MAX / 2),
+            Some(&app.shopper("nok")),
+        )
+        .await;
+    delivered.assert_problem(422);
+    let position: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .expect("head");
+    let delivered = app
+        .get(
+            &format!("/v1/orders/{silk_order}?min_position={position}"),
+            Some(&app.shopper("nok")),
+        )
+        .await;
+    assert_eq!(delivered.body["status"], "delivered", "{delivered:?}");
+    assert_eq!(delivered.body["tracking_number"], "EF123456789TH");
+    for step in [
+        "paid_at",
+        "accepted_at",
+        "packed_at",
+        "shipped_at",
+        "delivered_at",
+    ] {
+        assert!(
+            delivered.body[step].is_string(),
+            "{step} recorded: {delivered:?}"
+        );
+    }
+    wait_for_process_manager(&app).await;
+    let scarf_state = listing_state(&app, scarf).await;
+    assert_eq!(
+        (
+            scarf_state.available,
+            scarf_state.reserved(),
+            scarf_state.sold
+        ),
+        (8, 0, 2),
+        "shipping sold the units"
+    );
+
+    // A partial refund after delivery debits the vendor's payout ledger.
+    let refund = app
+        .post(
+            &format!("/v1/orders/{silk_order}/refund"),
+            &app.vendor(silk),
+            json!({"amount_satang": 100_000, "reason": "one scarf arrived torn"}),
+        )
+        .await;
+    assert_eq!(refund.status, StatusCode::OK, "{refund:?}");
+    let balance = app
+        .get(
+            &format!(
+                "/v1/vendors/{silk}/balance?min_position={}",
+                refund.position()
+            ),
+            Some(&app.vendor(silk)),
+        )
+        .await;
+    assert_eq!(balance.status, StatusCode::OK, "{balance:?}");
+    let lines = balance.body["lines"].as_array().expect("ledger lines");
+    let sum: i64 = lines
+        .iter()
+        .filter_map(|l| l["amount_satang"].as_i64())
+        .sum();
+    assert_eq!(
+        balance.body["balance_satang"].as_i64(),
+        Some(sum),
+        "balance is the sum of its lines"
+    );
+    assert_eq!(
+        sum,
+        665_000 - 95_000,
+        "credit 700000 less 5%, debit 100000 less 5%"
+    );
+
+    // A cancellation before shipping releases the stock at once.
+    let again = checkout(&app, "nok", &[(scarf, 3)], None).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{again:?}");
+    let third = again.body["orders"][0]["id"]
+        .as_str()
+        .expect("order")
+        .to_string();
+    assert_eq!(listing_state(&app, scarf).await.available, 5);
+    let cancelled = app
+        .post(
+            &format!("/v1/orders/{third}/cancel"),
+            &app.shopper("nok"),
+            json!({"reason": "ordered twice"}),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{cancelled:?}");
+    wait_for_process_manager(&app).await;
+    let scarf_state = listing_state(&app, scarf).await;
+    assert_eq!(
+        (
+            scarf_state.available,
+            scarf_state.reserved(),
+            scarf_state.sold
+        ),
+        (8, 0, 2)
+    );
+    app.cleanup().await;
+}
