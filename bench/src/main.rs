@@ -42,6 +42,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Checkouts per second through HTTP beside the bare postgres-es append rate, and on a
+    /// listing with 10,000 past orders beside a fresh one.
+    Checkout {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Past orders on the busy listing.
+        #[arg(long, default_value_t = 10_000)]
+        busy_orders: usize,
+    },
     /// Log read rate, projection rebuild rate, command-to-read-model freshness.
     ReadSide {
         /// How many events to generate.
@@ -56,18 +65,55 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {
-        Command::ReadSide { events, seconds } => {
-            let report = read_side(&cli.server, events, seconds).await?;
-            println!("{}", report.markdown);
-            if let Some(parent) = cli.json.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&cli.json, serde_json::to_string_pretty(&report.json)?)?;
-            eprintln!("JSON report written to {}", cli.json.display());
-        }
+    let report = match cli.command {
+        Command::ReadSide { events, seconds } => read_side(&cli.server, events, seconds).await?,
+        Command::Checkout {
+            seconds,
+            busy_orders,
+        } => checkout(&cli.server, seconds, busy_orders).await?,
+    };
+    println!("{}", report.markdown);
+    if let Some(parent) = cli.json.parent() {
+        std::fs::create_dir_all(parent)?;
     }
+    std::fs::write(&cli.json, serde_json::to_string_pretty(&report.json)?)?;
+    eprintln!("JSON report written to {}", cli.json.display());
     Ok(())
+}
+
+async fn checkout(server: &str, seconds: u64, busy_orders: usize) -> anyhow::Result<Report> {
+    let db = BenchDatabase::create(server).await?;
+    let url = {
+        let options = PgConnectOptions::from_str(server)?.database(&db.name);
+        options.to_url_lossy().to_string()
+    };
+    let figures = otop_bench::checkout::run(&db.pool, &url, seconds, busy_orders).await?;
+    let rate = figures.checkouts as f64 / figures.seconds;
+    let events_rate = figures.checkout_events as f64 / figures.seconds;
+    let markdown = format!(
+        "## Checkout (8 shoppers, 2 vendors x 2 lines)\n\n\
+         | measure | value | ratio |\n|---|---|---|\n\
+         | checkouts through HTTP | {rate:.1} checkouts/s ({events_rate:.0} events/s, {} events) | |\n\
+         | bare postgres-es append, same event count, 8 writers | {:.0} events/s | checkout events / bare = {:.2} |\n\
+         | checkouts on a listing with {busy_orders} past orders | {:.1} checkouts/s | busy / fresh = {:.2} |\n\
+         | checkouts on a fresh listing | {:.1} checkouts/s | |\n",
+        figures.checkout_events,
+        figures.bare_events_per_second,
+        events_rate / figures.bare_events_per_second,
+        figures.busy_listing_rate,
+        figures.busy_listing_rate / figures.fresh_listing_rate,
+        figures.fresh_listing_rate,
+    );
+    let json = json!({"checkout": {
+        "checkouts_per_second": rate,
+        "checkout_events_per_second": events_rate,
+        "bare_append_events_per_second": figures.bare_events_per_second,
+        "busy_listing_checkouts_per_second": figures.busy_listing_rate,
+        "fresh_listing_checkouts_per_second": figures.fresh_listing_rate,
+        "busy_orders": busy_orders,
+    }});
+    db.drop_database().await?;
+    Ok(Report { markdown, json })
 }
 
 struct Report {

@@ -1,0 +1,307 @@
+//! The checkout benchmark: checkouts per second through HTTP (2 vendors x 2 lines, 8
+//! concurrent shoppers) beside the bare postgres-es append rate of the same number of
+//! events, and checkouts on a listing that has already taken 10,000 orders beside checkouts
+//! on a fresh one.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
+use otop_api::auth::AuthKeys;
+use otop_domain::{Actor, ListingCommand, Role, VendorStanding, VendorStatus};
+use postgres_es::PostgresEventRepository;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::load::{metadata, Stores};
+
+const JWT_SECRET: &str = "bench-secret";
+
+pub struct CheckoutFigures {
+    pub checkouts: usize,
+    pub seconds: f64,
+    pub checkout_events: i64,
+    pub bare_events_per_second: f64,
+    pub busy_listing_rate: f64,
+    pub fresh_listing_rate: f64,
+}
+
+struct Catalog {
+    /// (listing, vendor) pairs, two listings per vendor.
+    listings: Vec<(Uuid, Uuid)>,
+}
+
+async fn catalog(app: &Client, vendors: usize, stock: i64) -> anyhow::Result<Catalog> {
+    let mut listings = Vec::new();
+    for index in 0..vendors {
+        let applied = app
+            .post(
+                "/v1/vendors",
+                &app.token(Actor::new("bench-applicant", Role::Shopper)),
+                json!({
+                    "name_th": format!("กลุ่มทอผ้าบ้านทดสอบ {index}"),
+                    "district_code": "3216",
+                    "producer_type": "community_group",
+                    "phone": "044511234",
+                }),
+            )
+            .await?;
+        let vendor: Uuid = applied["id"].as_str().context("vendor id")?.parse()?;
+        app.post(
+            &format!("/v1/vendors/{vendor}/approve"),
+            &app.token(Actor::new("bench-admin", Role::Admin)),
+            Value::Null,
+        )
+        .await?;
+        let token = app.token(Actor::vendor("bench-vendor", vendor));
+        for item in 0..2 {
+            let created = app
+                .post(
+                    "/v1/listings",
+                    &token,
+                    json!({
+                        "title_th": format!("ผ้าไหมมัดหมี่ ลาย {item}"),
+                        "category_code": "TEXTILE",
+                        "subtype_code": "TEX_SILK_MUDMEE",
+                        "price_satang": 350_000,
+                        "stock": stock,
+                    }),
+                )
+                .await?;
+            let listing: Uuid = created["id"].as_str().context("listing id")?.parse()?;
+            app.post(
+                &format!("/v1/listings/{listing}/publish"),
+                &token,
+                Value::Null,
+            )
+            .await?;
+            listings.push((listing, vendor));
+        }
+    }
+    Ok(Catalog { listings })
+}
+
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    keys: AuthKeys,
+}
+
+impl Client {
+    pub fn new(base: String) -> Self {
+        Client {
+            base,
+            http: reqwest::Client::new(),
+            keys: AuthKeys::new(JWT_SECRET),
+        }
+    }
+
+    pub fn token(&self, actor: Actor) -> String {
+        self.keys
+            .issue(&actor, chrono::Duration::hours(2))
+            .unwrap_or_default()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status.is_success(), "POST {path}: {status} {body}");
+        Ok(body)
+    }
+
+    pub async fn checkout(
+        &self,
+        shopper: &str,
+        lines: &[(Uuid, u32)],
+    ) -> anyhow::Result<reqwest::StatusCode> {
+        let body = json!({
+            "lines": lines.iter().map(|(id, q)| json!({"listing_id": id, "quantity": q})).collect::<Vec<_>>(),
+            "shipping_address": {"name": "ผู้ซื้อ", "phone": "0812345678", "line1": "1 หมู่ 1", "province": "สุรินทร์", "postcode": "32000"},
+        });
+        let response = self
+            .http
+            .post(format!("{}/v1/checkouts", self.base))
+            .bearer_auth(self.token(Actor::new(shopper, Role::Shopper)))
+            .json(&body)
+            .send()
+            .await?;
+        Ok(response.status())
+    }
+}
+
+/// Runs `clients` shoppers for `duration`, each checking out `cart(i)` again and again.
+async fn run_checkouts(
+    client: Arc<Client>,
+    clients: usize,
+    duration: Duration,
+    cart: Arc<dyn Fn(usize) -> Vec<(Uuid, u32)> + Send + Sync>,
+) -> anyhow::Result<(usize, f64)> {
+    let done = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|shopper| {
+            let client = client.clone();
+            let done = done.clone();
+            let cart = cart.clone();
+            tokio::spawn(async move {
+                let mut round = 0;
+                while started.elapsed() < duration {
+                    let status = client
+                        .checkout(
+                            &format!("shopper-{shopper}"),
+                            &cart(shopper * 1_000_000 + round),
+                        )
+                        .await?;
+                    anyhow::ensure!(
+                        status == reqwest::StatusCode::CREATED,
+                        "checkout answered {status}"
+                    );
+                    done.fetch_add(1, Ordering::Relaxed);
+                    round += 1;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok((
+        done.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// Appends `events` single-event aggregates through postgres-es's own repository, from
+/// `clients` concurrent writers: the store's bare rate, without our event store or domain.
+async fn bare_append_rate(pool: &PgPool, events: usize, clients: usize) -> anyhow::Result<f64> {
+    let repo = Arc::new(PostgresEventRepository::new(pool.clone()));
+    let per_client = events.div_ceil(clients);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let repo = repo.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_client {
+                    let event = SerializedEvent::new(
+                        Uuid::now_v7().to_string(),
+                        1,
+                        "BareProbe".to_string(),
+                        "StockReserved".to_string(),
+                        "1".to_string(),
+                        json!({"StockReserved": {"order_id": Uuid::now_v7(), "quantity": 1}}),
+                        json!({"actor_id": "bench", "actor_role": "system"}),
+                    );
+                    repo.persist::<otop_domain::Listing>(&[event], None).await?;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok((per_client * clients) as f64 / started.elapsed().as_secs_f64())
+}
+
+pub async fn run(
+    pool: &PgPool,
+    database_url: &str,
+    seconds: u64,
+    busy_orders: usize,
+) -> anyhow::Result<CheckoutFigures> {
+    let mut config = otop_api::Config::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
+    config.database_url = database_url.to_string();
+    config.bind = "127.0.0.1:0".parse()?;
+    config.jwt_secret = JWT_SECRET.to_string();
+    let server = otop_api::start(config, pool.clone()).await?;
+    let client = Arc::new(Client::new(format!("http://{}", server.addr)));
+
+    // 1. Two vendors x two lines, eight shoppers.
+    let shop = catalog(&client, 8, 1_000_000).await?;
+    let listings = shop.listings.clone();
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await?;
+    let cart = Arc::new(move |round: usize| {
+        let first = (round % 4) * 2;
+        let second = ((round % 4) * 2 + 2 + 2 * (round % 2)) % listings.len();
+        vec![
+            (listings[first].0, 1),
+            (listings[first + 1].0, 1),
+            (listings[second].0, 1),
+            (listings[second + 1].0, 1),
+        ]
+    });
+    let (checkouts, elapsed) =
+        run_checkouts(client.clone(), 8, Duration::from_secs(seconds), cart).await?;
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await?;
+    let checkout_events = after - before;
+
+    // 2. The bare append rate of as many events.
+    let bare = bare_append_rate(pool, (checkout_events as usize).max(1_000), 8).await?;
+
+    // 3. A listing that has taken `busy_orders` orders beside a fresh one.
+    let busy_shop = catalog(&client, 1, 1_000_000).await?;
+    let (busy, busy_vendor) = busy_shop.listings[0];
+    let (fresh, _) = busy_shop.listings[1];
+    let stores = Stores::new(pool);
+    let standing = VendorStanding {
+        vendor_id: busy_vendor,
+        status: VendorStatus::Approved,
+    };
+    let system = Actor::system();
+    for _ in 0..busy_orders {
+        let order_id = Uuid::now_v7();
+        let id = busy.to_string();
+        stores
+            .listings
+            .execute(
+                &id,
+                ListingCommand::Reserve {
+                    order_id,
+                    quantity: 1,
+                    vendor: standing,
+                },
+                &metadata(&system),
+            )
+            .await?;
+        stores
+            .listings
+            .execute(&id, ListingCommand::Commit { order_id }, &metadata(&system))
+            .await?;
+    }
+    let measure = |listing: Uuid| {
+        let client = client.clone();
+        async move {
+            let cart = Arc::new(move |_| vec![(listing, 1)]);
+            let (count, seconds) =
+                run_checkouts(client, 8, Duration::from_secs(seconds.max(2) / 2), cart).await?;
+            anyhow::Ok(count as f64 / seconds)
+        }
+    };
+    let busy_listing_rate = measure(busy).await?;
+    let fresh_listing_rate = measure(fresh).await?;
+    server.shutdown().await?;
+    Ok(CheckoutFigures {
+        checkouts,
+        seconds: elapsed,
+        checkout_events,
+        bare_events_per_second: bare,
+        busy_listing_rate,
+        fresh_listing_rate,
+    })
+}

@@ -1,0 +1,213 @@
+//! tantivy queries built from a [`SearchQuery`]: the text query (every word, falling back
+//! to fewer words like Meilisearch's `last` matching strategy) and the filters, as term and
+//! range queries on indexed/fast fields. No query language is ever parsed.
+
+use std::ops::Bound;
+
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
+    TermQuery, TermSetQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::Term;
+
+use super::schema::Fields;
+use crate::query::SearchQuery;
+use crate::tokenizer::{typo_budget, QueryWords};
+
+/// Score weight of a prefix match relative to the whole word.
+const PREFIX_WEIGHT: f32 = 0.6;
+/// Score weight of a match with one typo relative to the exact word.
+const TYPO_WEIGHT: f32 = 0.3;
+/// Score unit of a matched level (the first k words all present). It dwarfs the text
+/// scores, so documents matching more of the query rank first.
+const WORDS_BUCKET: f32 = 1_000.0;
+
+fn boxed(query: impl Query) -> Box<dyn Query> {
+    Box::new(query)
+}
+
+/// Matches one query word in any searchable field: the word itself, a word it starts
+/// (`prefix`), and, for Latin words of 4+ letters, a word a typo or two away.
+fn word_query(fields: &Fields, word: &str, prefix: bool) -> Box<dyn Query> {
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let typos = typo_budget(word);
+    for (field, weight) in fields.searchable() {
+        let term = Term::from_field_text(field, word);
+        clauses.push((
+            Occur::Should,
+            boxed(BoostQuery::new(
+                boxed(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+                weight,
+            )),
+        ));
+        if prefix {
+            clauses.push((
+                Occur::Should,
+                boxed(BoostQuery::new(
+                    boxed(FuzzyTermQuery::new_prefix(term.clone(), 0, true)),
+                    weight * PREFIX_WEIGHT,
+                )),
+            ));
+        }
+        if typos > 0 {
+            let fuzzy = if prefix {
+                FuzzyTermQuery::new_prefix(term, typos, true)
+            } else {
+                FuzzyTermQuery::new(term, typos, true)
+            };
+            clauses.push((
+                Occur::Should,
+                boxed(BoostQuery::new(boxed(fuzzy), weight * TYPO_WEIGHT)),
+            ));
+        }
+    }
+    boxed(BooleanQuery::new(clauses))
+}
+
+/// All of `words` (each in any field); the last is a prefix when `last_prefix`.
+fn all_words(fields: &Fields, words: &[String], last_prefix: bool) -> Box<dyn Query> {
+    let last = words.len().saturating_sub(1);
+    let clauses: Vec<(Occur, Box<dyn Query>)> = words
+        .iter()
+        .enumerate()
+        .map(|(i, word)| {
+            (
+                Occur::Must,
+                word_query(fields, word, last_prefix && i == last),
+            )
+        })
+        .collect();
+    boxed(BooleanQuery::new(clauses))
+}
+
+/// The text query, like Meilisearch's `last` matching strategy: level k matches the first
+/// k words (k = 1..n); a document must reach level 1 at least, and each level it matches
+/// adds [`WORDS_BUCKET`] × k, so documents matching more of the query rank first. The full
+/// level also accepts the last 2-3 words joined as one prefix when they were typed
+/// without a separator (a split, partly typed Thai word). `None` for a query without words.
+pub(crate) fn text_query(fields: &Fields, words: &QueryWords) -> Option<Box<dyn Query>> {
+    let count = words.words.len();
+    let prefix = words.last_is_prefix;
+    let ngrams = words.prefix_ngrams();
+    if count == 0 {
+        return None;
+    }
+    if count == 1 {
+        return Some(word_query(fields, &words.words[0], prefix));
+    }
+    let mut levels: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for k in 1..=count {
+        let mut level = all_words(fields, &words.words[..k], prefix && k == count);
+        if k == count && !ngrams.is_empty() {
+            let mut alternatives = vec![(Occur::Should, level)];
+            for (size, joined) in &ngrams {
+                let head = &words.words[..count - size];
+                let mut clauses = vec![(Occur::Must, word_query(fields, joined, true))];
+                if !head.is_empty() {
+                    clauses.push((Occur::Must, all_words(fields, head, false)));
+                }
+                alternatives.push((Occur::Should, boxed(BooleanQuery::new(clauses))));
+            }
+            level = boxed(BooleanQuery::new(alternatives));
+        }
+        levels.push((
+            Occur::Should,
+            boxed(ConstScoreQuery::new(level, WORDS_BUCKET * k as f32)),
+        ));
+    }
+    // Text relevance within a level.
+    let mut relevance: Vec<(Occur, Box<dyn Query>)> = words
+        .words
+        .iter()
+        .enumerate()
+        .map(|(i, word)| {
+            (
+                Occur::Should,
+                word_query(fields, word, prefix && i + 1 == count),
+            )
+        })
+        .collect();
+    relevance.extend(
+        ngrams
+            .iter()
+            .map(|(_, joined)| (Occur::Should, word_query(fields, joined, true))),
+    );
+    Some(boxed(BooleanQuery::new(vec![
+        (Occur::Must, boxed(BooleanQuery::new(levels))),
+        (Occur::Should, boxed(BooleanQuery::new(relevance))),
+    ])))
+}
+
+fn any_of(field: Field, values: &[String]) -> Option<Box<dyn Query>> {
+    (!values.is_empty()).then(|| {
+        boxed(TermSetQuery::new(
+            values
+                .iter()
+                .map(|value| Term::from_field_text(field, value)),
+        ))
+    })
+}
+
+fn at_least(field: Field, value: u64) -> Box<dyn Query> {
+    boxed(RangeQuery::new(
+        Bound::Included(Term::from_field_u64(field, value)),
+        Bound::Unbounded,
+    ))
+}
+
+/// One query per filter of `query`; a document must match all of them.
+pub(crate) fn filter_queries(fields: &Fields, query: &SearchQuery) -> Vec<Box<dyn Query>> {
+    let mut filters: Vec<Box<dyn Query>> = [
+        any_of(fields.district_code, &query.districts),
+        any_of(fields.category_code, &query.categories),
+        any_of(fields.subtype_code, &query.subtypes),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let Some(stars) = query.stars_min {
+        filters.push(at_least(fields.otop_stars, u64::from(stars)));
+    }
+    if query.price_min.is_some() || query.price_max.is_some() {
+        let bound = |value: Option<u64>| match value {
+            Some(value) => Bound::Included(Term::from_field_u64(fields.price_satang, value)),
+            None => Bound::Unbounded,
+        };
+        filters.push(boxed(RangeQuery::new(
+            bound(query.price_min),
+            bound(query.price_max),
+        )));
+    }
+    if query.in_stock {
+        filters.push(at_least(fields.available_stock, 1));
+    }
+    if let Some(vendor) = query.vendor {
+        filters.push(boxed(TermQuery::new(
+            Term::from_field_text(fields.vendor_id, &vendor.hyphenated().to_string()),
+            IndexRecordOption::Basic,
+        )));
+    }
+    filters
+}
+
+/// The whole query: the text query (or every document) and all filters, which do not
+/// change the score.
+pub(crate) fn search_query(
+    fields: &Fields,
+    words: &QueryWords,
+    query: &SearchQuery,
+) -> Box<dyn Query> {
+    let text = text_query(fields, words).unwrap_or_else(|| boxed(AllQuery));
+    let filters = filter_queries(fields, query);
+    if filters.is_empty() {
+        return text;
+    }
+    let mut clauses = vec![(Occur::Must, text)];
+    clauses.extend(
+        filters
+            .into_iter()
+            .map(|filter| (Occur::Must, boxed(ConstScoreQuery::new(filter, 0.0)))),
+    );
+    boxed(BooleanQuery::new(clauses))
+}
