@@ -354,7 +354,7 @@ impl Progress {
 
     fn tick(&self) {
         let done = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if self.on_terminal && (done % 20 == 0 || done == self.total) {
+        if self.on_terminal && (done.is_multiple_of(20) || done == self.total) {
             eprint!("\rseeding: {done}/{} vendors and listings", self.total);
         }
     }
