@@ -27,6 +27,12 @@ pub struct Config {
     /// Run the checkout process manager in this process (`OTOP_RUN_CHECKOUT_PROCESS=false`
     /// to run it elsewhere). Only runs when `run_projections` is on too.
     pub run_checkout_process: bool,
+    /// Where the embedded search index lives (`OTOP_INDEX_DIR`, default `otop-index`).
+    pub index_dir: std::path::PathBuf,
+    /// Meilisearch, when set (`MEILI_URL`); the embedded index otherwise.
+    pub meili_url: Option<String>,
+    /// `MEILI_MASTER_KEY` or `MEILI_API_KEY`.
+    pub meili_key: Option<String>,
     /// The platform's commission on a paid order, in basis points (1/100 of a percent, at
     /// most 10000), recorded with each payment (`OTOP_COMMISSION_BPS`, default 500 = 5%).
     pub commission_bps: u32,
@@ -102,6 +108,11 @@ impl Config {
             }
         };
         Ok(Config {
+            index_dir: var("OTOP_INDEX_DIR")
+                .unwrap_or_else(|| "otop-index".to_string())
+                .into(),
+            meili_url: var("MEILI_URL"),
+            meili_key: var("MEILI_MASTER_KEY").or_else(|| var("MEILI_API_KEY")),
             run_projections,
             run_checkout_process,
             commission_bps,

@@ -8,10 +8,11 @@ pub mod idempotency;
 pub mod problem;
 pub mod read_your_writes;
 pub mod routes;
+pub mod search_feed;
 pub mod seed;
 pub mod server;
 pub mod state;
 
 pub use config::Config;
-pub use server::{prepare_database, router, start, RunningServer};
+pub use server::{open_search, prepare_database, router, start, RunningServer};
 pub use state::AppState;

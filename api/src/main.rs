@@ -38,6 +38,23 @@ enum Command {
         #[arg(default_value = "all")]
         name: String,
     },
+    /// Rebuild the search index from the log (through the catalog read model) and swap it in.
+    Reindex,
+    /// Check the tamper-evident hash chains of the event log; exit code 1 when any event
+    /// fails its check.
+    Verify {
+        /// Also print every aggregate's chain head (type, id, sequence, hash, tab-separated)
+        /// and, last, `heads-digest` with the SHA-256 over them all: publish it daily.
+        #[arg(long)]
+        print_heads: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Check a list printed earlier by --print-heads (its digest, then that every head is
+        /// still in the log at its sequence with its hash).
+        #[arg(long, value_name = "FILE")]
+        check_heads: Option<std::path::PathBuf>,
+    },
     /// Print a development token.
     Token {
         /// shopper, vendor, admin, auditor or analyst.
@@ -83,7 +100,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if demo {
                 let head = otop_projections::log::head_position(&pool).await?;
                 if head == 0 {
-                    let state = otop_api::AppState::new(pool.clone(), config.clone());
+                    let search = otop_api::open_search(&config).await?;
+                    let state = otop_api::AppState::new(pool.clone(), config.clone(), search);
                     let report = seed::seed(&state, seed::DEMO_CATALOG).await?;
                     tracing::info!(?report, "seeded the Surin demo catalog");
                 } else {
@@ -112,7 +130,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => seed::DEMO_CATALOG.to_string(),
             };
             let pool = prepare_database(&config).await?;
-            let state = otop_api::AppState::new(pool, config);
+            let search = otop_api::open_search(&config).await?;
+            let state = otop_api::AppState::new(pool, config, search);
             let report = seed::seed(&state, &catalog).await?;
             eprintln!(
                 "seeded {} vendors and {} listings ({} already present)",
@@ -148,6 +167,88 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     report.events_applied,
                     report.events_applied as f64 / seconds.max(1e-9)
                 );
+            }
+            Ok(())
+        }
+        Command::Reindex => {
+            let pool = prepare_database(&config).await?;
+            let search = otop_api::open_search(&config).await?;
+            let started = std::time::Instant::now();
+            let bar = ProgressBar::new("reindex");
+            bar.show(0, 1);
+            let listings = otop_api::search_feed::reindex(&pool, search.as_ref()).await?;
+            bar.show(1, 1);
+            bar.finish();
+            eprintln!(
+                "reindexed {listings} searchable listings into the {} index in {:.1} s",
+                search.backend(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Verify {
+            print_heads,
+            json,
+            check_heads,
+        } => {
+            // Read only: no migration, no database created.
+            let pool = otop_projections::db::connect(&config.database_url, 2).await?;
+            let started = std::time::Instant::now();
+            let report = otop_projections::audit::verify_with_heads(&pool, |head| {
+                if print_heads {
+                    println!("{}", head.line());
+                }
+            })
+            .await?;
+            if print_heads {
+                println!("heads-digest\t{}", report.heads_digest);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for problem in &report.problems {
+                    eprintln!("{problem}");
+                }
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            eprintln!(
+                "checked {} events in {} aggregates in {seconds:.1} s ({:.0} events/s): {}",
+                report.events_checked,
+                report.aggregates_checked,
+                report.events_checked as f64 / seconds.max(1e-9),
+                if report.is_intact() {
+                    "intact".to_string()
+                } else {
+                    format!(
+                        "{} problem(s){}",
+                        report.problems.len(),
+                        if report.problems_truncated {
+                            " (list truncated)"
+                        } else {
+                            ""
+                        }
+                    )
+                }
+            );
+            let mut broken_heads = 0;
+            if let Some(path) = check_heads {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+                let heads = otop_projections::audit::parse_heads(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                let broken = otop_projections::audit::check_heads(&pool, &heads).await?;
+                for head in &broken {
+                    eprintln!("published head no longer in the log: {}", head.line());
+                }
+                eprintln!(
+                    "{} of {} published heads still in the log",
+                    heads.len() - broken.len(),
+                    heads.len()
+                );
+                broken_heads = broken.len();
+            }
+            if !report.is_intact() || broken_heads > 0 {
+                anyhow::bail!("the event log fails its tamper-evidence check");
             }
             Ok(())
         }

@@ -14,6 +14,15 @@ pub async fn wait_for(
     kind: ProjectionKind,
     min_position: Option<i64>,
 ) -> Result<(), ApiError> {
+    wait_for_named(state, kind.name(), min_position).await
+}
+
+/// Like `wait_for`, for a consumer known by its checkpoint name (`search`, say).
+pub async fn wait_for_named(
+    state: &AppState,
+    name: &str,
+    min_position: Option<i64>,
+) -> Result<(), ApiError> {
     let Some(target) = min_position else {
         return Ok(());
     };
@@ -38,7 +47,7 @@ pub async fn wait_for(
     let deadline = Instant::now() + state.config.min_position_wait;
     let mut pause = Duration::from_millis(2);
     loop {
-        let reached = match checkpoint::read(&state.pool, kind.name()).await? {
+        let reached = match checkpoint::read(&state.pool, name).await? {
             Some(cursor) => match target_cursor {
                 Some(target_cursor) => cursor >= target_cursor,
                 None => cursor.position >= target,
@@ -50,8 +59,7 @@ pub async fn wait_for(
         }
         if Instant::now() >= deadline {
             return Err(ApiError::Unavailable(format!(
-                "the {} read model has not reached position {target} yet; retry shortly",
-                kind.name()
+                "the {name} read model has not reached position {target} yet; retry shortly"
             )));
         }
         tokio::time::sleep(pause).await;

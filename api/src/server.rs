@@ -24,7 +24,8 @@ use crate::config::Config;
 use crate::extract::REQUEST_ID_HEADER;
 use crate::idempotency::{idempotency, run_to_completion};
 use crate::problem::ApiError;
-use crate::routes::{checkouts, health, listings, orders, vendors};
+use crate::routes::{analytics, audit};
+use crate::routes::{checkouts, health, listings, orders, search, vendors};
 use crate::routes::{ledger, order_commands, payments};
 use crate::state::AppState;
 
@@ -41,7 +42,10 @@ use crate::state::AppState;
         (name = "listings", description = "Products, prices and stock"),
         (name = "orders", description = "Orders by shopper and by vendor"),
         (name = "checkout", description = "One checkout across several producers"),
+        (name = "search", description = "Faceted listing search in Thai and English"),
         (name = "operations", description = "Health and readiness"),
+        (name = "audit", description = "Order histories, orders as of an instant, and the tamper-evident log (auditors)"),
+        (name = "analytics", description = "Sales by Bangkok day, district and OTOP product type (analysts)"),
     )
 )]
 struct ApiDoc;
@@ -85,6 +89,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(listings::archive_listing))
         .routes(routes!(listings::take_down_listing))
         .routes(routes!(checkouts::create_checkout))
+        .routes(routes!(search::search))
         .routes(routes!(orders::list_orders))
         .routes(routes!(orders::get_order))
         .routes(routes!(payments::record_payment))
@@ -95,6 +100,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(order_commands::cancel_order))
         .routes(routes!(order_commands::refund_order))
         .routes(routes!(ledger::vendor_balance))
+        .routes(routes!(audit::order_history))
+        .routes(routes!(audit::order_as_of))
+        .routes(routes!(audit::verify_log))
+        .routes(routes!(analytics::sales))
+        .routes(routes!(analytics::top_listings))
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -150,6 +160,7 @@ pub struct RunningServer {
     task: JoinHandle<std::io::Result<()>>,
     runners: Vec<RunnerHandle>,
     expiry: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    search_feed: Option<crate::search_feed::FeedHandle>,
 }
 
 impl RunningServer {
@@ -161,6 +172,9 @@ impl RunningServer {
             .task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Some(feed) = self.search_feed {
+            feed.stop().await;
+        }
         if let Some((stop, task)) = self.expiry {
             let _ = stop.send(());
             let _ = task.await;
@@ -173,7 +187,7 @@ impl RunningServer {
 }
 
 /// Connections reserved for projection runners and the checkout process manager.
-const WORKER_CONNECTIONS: u32 = 12;
+const WORKER_CONNECTIONS: u32 = 8;
 
 /// Starts one runner per projection (each waits as a standby if another process runs it).
 pub fn spawn_projection_runners(pool: &sqlx::PgPool) -> Vec<RunnerHandle> {
@@ -184,6 +198,18 @@ pub fn spawn_projection_runners(pool: &sqlx::PgPool) -> Vec<RunnerHandle> {
             runner::spawn(pool.clone(), projection, RunnerSettings::default())
         })
         .collect()
+}
+
+/// Opens the configured search index: Meilisearch when `MEILI_URL` is set, else embedded.
+pub async fn open_search(config: &Config) -> std::io::Result<Arc<dyn otop_search::SearchIndex>> {
+    otop_search::open_from_env_or_dir(
+        config.meili_url.clone(),
+        config.meili_key.clone(),
+        config.index_dir.clone(),
+    )
+    .await
+    .map(Arc::from)
+    .map_err(std::io::Error::other)
 }
 
 /// Expires unpaid orders every few seconds (their stock is then released by the checkout
@@ -214,7 +240,8 @@ fn spawn_payment_expiry(state: AppState) -> (oneshot::Sender<()>, JoinHandle<()>
 pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(pool.clone(), config);
+    let search = open_search(&config).await?;
+    let state = AppState::new(pool.clone(), config, search);
     let runners = if state.config.run_projections {
         // Background work gets connections of its own, so a burst of requests can never
         // starve the projections and the process manager that those requests wait for.
@@ -241,6 +268,10 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
     } else {
         Vec::new()
     };
+    let search_feed = state
+        .config
+        .run_projections
+        .then(|| crate::search_feed::spawn(pool.clone(), state.search.clone()));
     let expiry = state
         .config
         .run_projections
@@ -262,5 +293,6 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
         task,
         runners,
         expiry,
+        search_feed,
     })
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use otop_domain::{Listing, Order, Vendor};
 use otop_projections::AggregateStore;
+use otop_search::SearchIndex;
 use sqlx::PgPool;
 
 use crate::auth::AuthKeys;
@@ -17,16 +18,18 @@ pub struct AppState {
     pub vendors: Arc<AggregateStore<Vendor>>,
     pub listings: Arc<AggregateStore<Listing>>,
     pub orders: Arc<AggregateStore<Order>>,
+    pub search: Arc<dyn SearchIndex>,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, config: Config) -> Self {
+    pub fn new(pool: PgPool, config: Config, search: Arc<dyn SearchIndex>) -> Self {
         AppState {
             auth: Arc::new(AuthKeys::new(&config.jwt_secret)),
             vendors: Arc::new(AggregateStore::new(pool.clone())),
             listings: Arc::new(AggregateStore::new(pool.clone())),
             orders: Arc::new(AggregateStore::new(pool.clone())),
             config: Arc::new(config),
+            search,
             pool,
         }
     }

@@ -1,6 +1,7 @@
 //! The PostgreSQL side of the marketplace: the event store that aggregates are loaded from and
 //! committed to, the hole-free log reader, and the projections that keep the read models.
 
+pub mod audit;
 pub mod checkpoint;
 pub mod db;
 pub mod event_store;

@@ -6,6 +6,7 @@ use sqlx::PgConnection;
 
 use crate::log::RecordedEvent;
 use crate::read_models::ledger::LedgerProjection;
+use crate::read_models::sales::SalesProjection;
 use crate::read_models::{catalog::CatalogProjection, orders::OrdersProjection};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,13 +60,16 @@ pub enum ProjectionKind {
     Orders,
     /// The payout ledger: what the platform owes each vendor.
     Ledger,
+    /// Sales facts by Bangkok day, district, category, sub-type, vendor and listing.
+    Sales,
 }
 
 impl ProjectionKind {
-    pub const ALL: [ProjectionKind; 3] = [
+    pub const ALL: [ProjectionKind; 4] = [
         ProjectionKind::Catalog,
         ProjectionKind::Orders,
         ProjectionKind::Ledger,
+        ProjectionKind::Sales,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +77,7 @@ impl ProjectionKind {
             ProjectionKind::Catalog => "catalog",
             ProjectionKind::Orders => "orders",
             ProjectionKind::Ledger => "ledger",
+            ProjectionKind::Sales => "sales",
         }
     }
 
@@ -82,7 +87,8 @@ impl ProjectionKind {
             .find(|kind| kind.name() == name)
     }
 
-    /// The tables this projection owns, each with the column that identifies a row.
+    /// The tables this projection owns, each with the column (or comma-separated columns)
+    /// that identifies a row.
     pub fn tables(self) -> &'static [(&'static str, &'static str)] {
         match self {
             ProjectionKind::Catalog => &[
@@ -93,6 +99,16 @@ impl ProjectionKind {
             ProjectionKind::Ledger => &[
                 ("vendor_ledger_lines", "position"),
                 ("vendor_ledger_orders", "order_id"),
+            ],
+            ProjectionKind::Sales => &[
+                (
+                    "sales_facts",
+                    "day, district_code, category_code, subtype_code, vendor_id",
+                ),
+                ("sales_listing_facts", "day, listing_id"),
+                ("sales_vendors", "vendor_id"),
+                ("sales_listings", "listing_id"),
+                ("sales_orders", "order_id"),
             ],
         }
     }
@@ -113,6 +129,7 @@ impl ProjectionKind {
             ProjectionKind::Ledger => {
                 Box::new(LedgerProjection::new(checkpoint_name, table_suffix))
             }
+            ProjectionKind::Sales => Box::new(SalesProjection::new(checkpoint_name, table_suffix)),
         }
     }
 }

@@ -220,7 +220,7 @@ async fn wait_for_events(
 }
 
 /// Waits until this process holds the projection's advisory lock; `None` if asked to stop.
-async fn acquire_leadership(
+pub async fn acquire_leadership(
     pool: &PgPool,
     name: &str,
     settings: &RunnerSettings,

@@ -1049,7 +1049,7 @@ async fn readyz_and_metrics_report_every_projection() {
         .collect();
     assert_eq!(
         names,
-        BTreeSet::from(["catalog", "checkout", "ledger", "orders"])
+        BTreeSet::from(["catalog", "checkout", "ledger", "orders", "sales", "search"])
     );
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(&app.pool)

@@ -41,7 +41,7 @@ impl TestDatabase {
         otop_projections::db::create_database_if_missing(&url)
             .await
             .expect("create the test database (is PostgreSQL running on 127.0.0.1:5432?)");
-        let pool = otop_projections::db::connect(&url, 32)
+        let pool = otop_projections::db::connect(&url, 16)
             .await
             .expect("connect to the test database");
         otop_projections::db::migrate(&pool)
@@ -136,10 +136,13 @@ impl TestApp {
             bind: "127.0.0.1:0".parse().expect("valid address"),
             jwt_secret: JWT_SECRET.to_string(),
             payment_secret: PAYMENT_SECRET.to_string(),
-            database_max_connections: 32,
+            database_max_connections: 16,
             min_position_wait: Duration::from_secs(5),
             run_projections: true,
             run_checkout_process: true,
+            index_dir: std::env::temp_dir().join(format!("{}-index", database.name)),
+            meili_url: None,
+            meili_key: None,
             commission_bps: 500,
             checkout_wait: Duration::from_secs(10),
             payment_timeout: Duration::from_secs(30 * 60),
@@ -320,6 +323,9 @@ impl TestApp {
             let _ = server.shutdown().await;
         }
         if let Some(database) = self.database.take() {
+            let _ = std::fs::remove_dir_all(
+                std::env::temp_dir().join(format!("{}-index", database.name)),
+            );
             database.drop_database().await;
         }
     }

@@ -55,10 +55,10 @@ pub async fn healthz() -> Json<Health> {
 async fn projections(state: &AppState) -> Result<Vec<ProjectionReadiness>, sqlx::Error> {
     let checkpoints = checkpoint::read_all(&state.pool).await?;
     let mut report = Vec::new();
-    let names = ProjectionKind::ALL
-        .iter()
-        .map(|kind| kind.name())
-        .chain([otop_projections::process_manager::CHECKOUT_PROCESS]);
+    let names = ProjectionKind::ALL.iter().map(|kind| kind.name()).chain([
+        otop_projections::process_manager::CHECKOUT_PROCESS,
+        crate::search_feed::SEARCH_PROJECTION,
+    ]);
     for name in names {
         let found = checkpoints.iter().find(|c| c.name == name);
         let cursor = found.map(|c| c.cursor).unwrap_or_default();

@@ -1,12 +1,16 @@
 //! HTTP handlers, one module per resource.
 
+pub mod analytics;
+pub mod audit;
 pub mod checkouts;
+pub mod csv;
 pub mod health;
 pub mod ledger;
 pub mod listings;
 pub mod order_commands;
 pub mod orders;
 pub mod paging;
+pub mod search;
 pub mod payments;
 pub mod vendors;
 

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod ledger;
 pub mod orders;
+pub mod sales;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;

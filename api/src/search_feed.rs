@@ -1,0 +1,281 @@
+//! The search projection: keeps the search index (embedded or Meilisearch) in step with the
+//! log. It follows the catalog read model: for each batch of events it waits until the
+//! catalog has applied them, then rebuilds the documents of every listing the batch touched
+//! (and every listing of every vendor it touched) from the catalog. A listing is in the index
+//! exactly when it is published and its vendor approved.
+//!
+//! The index keeps its own checkpoint, committed with each batch (`IndexBatch::checkpoint`),
+//! so after a crash the feed resumes where the index really is. The `search` row in
+//! `projection_checkpoints` mirrors it for `/readyz`, `/metrics` and `?min_position=`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use otop_domain::reference;
+use otop_projections::log::{read_after, LogCursor};
+use otop_projections::{checkpoint, ProjectionKind};
+use otop_search::{IndexBatch, ListingDocument, SearchIndex};
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub const SEARCH_PROJECTION: &str = "search";
+const BATCH_SIZE: i64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("search index: {0}")]
+    Search(#[from] otop_search::SearchError),
+    #[error("the catalog read model has not reached the batch yet")]
+    CatalogBehind,
+}
+
+pub fn format_cursor(cursor: LogCursor) -> String {
+    format!("{}:{}", cursor.transaction_id, cursor.position)
+}
+
+pub fn parse_cursor(text: &str) -> Option<LogCursor> {
+    let (transaction_id, position) = text.split_once(':')?;
+    Some(LogCursor {
+        transaction_id: transaction_id.parse().ok()?,
+        position: position.parse().ok()?,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct DocumentRow {
+    listing_id: Uuid,
+    vendor_id: Uuid,
+    vendor_name_th: Option<String>,
+    vendor_name_en: Option<String>,
+    title_th: String,
+    title_en: Option<String>,
+    description_th: Option<String>,
+    description_en: Option<String>,
+    tags: sqlx::types::Json<Vec<String>>,
+    district_code: Option<String>,
+    category_code: String,
+    subtype_code: String,
+    price_satang: i64,
+    available_stock: i64,
+    otop_stars: Option<i16>,
+    published_at: Option<DateTime<Utc>>,
+    units_sold: i64,
+    visible: bool,
+}
+
+const DOCUMENT_SELECT: &str = "SELECT l.listing_id, l.vendor_id, v.name_th AS vendor_name_th,
+        v.name_en AS vendor_name_en, l.title_th, l.title_en, l.description_th, l.description_en,
+        l.tags, l.district_code, l.category_code, l.subtype_code, l.price_satang,
+        l.available_stock, l.otop_stars, l.published_at, l.units_sold,
+        (l.status = 'published' AND l.vendor_status = 'approved') AS visible
+   FROM listing_catalog l LEFT JOIN vendor_directory v ON v.vendor_id = l.vendor_id";
+
+fn document(row: DocumentRow) -> ListingDocument {
+    let district_code = row.district_code.unwrap_or_default();
+    let district = reference::district(&district_code);
+    let category = reference::category(&row.category_code);
+    let subtype = reference::subtype(&row.subtype_code);
+    ListingDocument {
+        id: row.listing_id,
+        vendor_id: row.vendor_id,
+        vendor_name_th: row.vendor_name_th.unwrap_or_default(),
+        vendor_name_en: row.vendor_name_en,
+        title_th: row.title_th,
+        title_en: row.title_en,
+        description_th: row.description_th,
+        description_en: row.description_en,
+        tags: row.tags.0,
+        district_name_th: district.map(|d| d.name_th.clone()).unwrap_or_default(),
+        district_name_en: district.map(|d| d.name_en.clone()).unwrap_or_default(),
+        district_code,
+        category_name_th: category.map(|c| c.name_th.clone()).unwrap_or_default(),
+        category_name_en: category.map(|c| c.name_en.clone()).unwrap_or_default(),
+        category_code: row.category_code,
+        subtype_name_th: subtype.map(|s| s.name_th.clone()).unwrap_or_default(),
+        subtype_name_en: subtype.map(|s| s.name_en.clone()).unwrap_or_default(),
+        subtype_code: row.subtype_code,
+        price_satang: u64::try_from(row.price_satang).unwrap_or_default(),
+        available_stock: u64::try_from(row.available_stock).unwrap_or_default(),
+        otop_stars: row.otop_stars.and_then(|s| u8::try_from(s).ok()),
+        published_at: row.published_at.unwrap_or(DateTime::UNIX_EPOCH),
+        units_sold: u64::try_from(row.units_sold).unwrap_or_default(),
+    }
+}
+
+/// Waits (bounded) until the catalog read model has applied everything up to `cursor`.
+async fn catalog_reached(
+    pool: &PgPool,
+    cursor: LogCursor,
+    wait: Duration,
+) -> Result<(), FeedError> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let catalog = checkpoint::read(pool, ProjectionKind::Catalog.name()).await?;
+        if catalog.is_some_and(|at| at >= cursor) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(FeedError::CatalogBehind);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn mirror_checkpoint(
+    pool: &PgPool,
+    cursor: LogCursor,
+    events: i64,
+) -> Result<(), sqlx::Error> {
+    checkpoint::ensure(pool, SEARCH_PROJECTION).await?;
+    let mut conn = pool.acquire().await?;
+    checkpoint::advance(&mut conn, SEARCH_PROJECTION, cursor, events).await
+}
+
+/// Applies at most one batch of the log to the index; returns how many events it covered.
+pub async fn feed_batch(pool: &PgPool, index: &dyn SearchIndex) -> Result<usize, FeedError> {
+    let cursor = index
+        .checkpoint()
+        .await?
+        .as_deref()
+        .and_then(parse_cursor)
+        .unwrap_or(LogCursor::START);
+    let events = read_after(pool, cursor, BATCH_SIZE).await?;
+    let Some(last) = events.last().map(|e| e.cursor()) else {
+        return Ok(0);
+    };
+    let mut listings = BTreeSet::new();
+    let mut vendors = BTreeSet::new();
+    for event in &events {
+        let Ok(id) = event.aggregate_id.parse::<Uuid>() else {
+            continue;
+        };
+        match event.aggregate_type.as_str() {
+            "Listing" => {
+                listings.insert(id);
+            }
+            "Vendor" => {
+                vendors.insert(id);
+            }
+            _ => {}
+        }
+    }
+    let mut batch = IndexBatch {
+        checkpoint: format_cursor(last),
+        ..IndexBatch::default()
+    };
+    if !listings.is_empty() || !vendors.is_empty() {
+        catalog_reached(pool, last, Duration::from_secs(30)).await?;
+        let listings: Vec<Uuid> = listings.into_iter().collect();
+        let vendors: Vec<Uuid> = vendors.into_iter().collect();
+        let rows: Vec<DocumentRow> = sqlx::query_as(&format!(
+            "{DOCUMENT_SELECT} WHERE l.listing_id = ANY($1) OR l.vendor_id = ANY($2)"
+        ))
+        .bind(&listings)
+        .bind(&vendors)
+        .fetch_all(pool)
+        .await?;
+        for row in rows {
+            if row.visible {
+                batch.upserts.push(document(row));
+            } else {
+                batch.deletes.push(row.listing_id);
+            }
+        }
+    }
+    index.apply(batch).await?;
+    mirror_checkpoint(pool, last, events.len() as i64).await?;
+    Ok(events.len())
+}
+
+/// Rebuilds the whole index from the catalog read model (after bringing the catalog up to
+/// date) and swaps it in. Returns how many listings are searchable.
+pub async fn reindex(pool: &PgPool, index: &dyn SearchIndex) -> Result<usize, FeedError> {
+    let catalog = ProjectionKind::Catalog.build("");
+    otop_projections::runner::catch_up(pool, catalog.as_ref(), 1_000)
+        .await
+        .map_err(|error| match error {
+            otop_projections::ProjectionError::Database(db) => FeedError::Database(db),
+            _ => FeedError::CatalogBehind,
+        })?;
+    let cursor = checkpoint::read(pool, ProjectionKind::Catalog.name())
+        .await?
+        .unwrap_or(LogCursor::START);
+    let rows: Vec<DocumentRow> = sqlx::query_as(&format!(
+        "{DOCUMENT_SELECT} WHERE l.status = 'published' AND l.vendor_status = 'approved'"
+    ))
+    .fetch_all(pool)
+    .await?;
+    let documents: Vec<ListingDocument> = rows.into_iter().map(document).collect();
+    let count = documents.len();
+    index.rebuild(documents, format_cursor(cursor)).await?;
+    mirror_checkpoint(pool, cursor, 0).await?;
+    Ok(count)
+}
+
+pub struct FeedHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl FeedHandle {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Feeds the index in the background, woken by `NOTIFY otop_events`, polling as a fallback.
+pub fn spawn(pool: PgPool, index: Arc<dyn SearchIndex>) -> FeedHandle {
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => listener
+                .listen(otop_projections::runner::NOTIFY_CHANNEL)
+                .await
+                .ok()
+                .map(|()| listener),
+            Err(_) => None,
+        };
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if *stopped.borrow() {
+                return;
+            }
+            match feed_batch(&pool, index.as_ref()).await {
+                Ok(0) => {
+                    backoff = Duration::from_millis(100);
+                    let wait = async {
+                        match listener.as_mut() {
+                            Some(active) => {
+                                let _ =
+                                    tokio::time::timeout(Duration::from_millis(500), active.recv())
+                                        .await;
+                            }
+                            None => tokio::time::sleep(Duration::from_millis(500)).await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = wait => {}
+                        _ = stopped.changed() => {}
+                    }
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(error) => {
+                    tracing::warn!(%error, ?backoff, "search feed batch failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stopped.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    });
+    FeedHandle { stop, task }
+}
