@@ -85,7 +85,10 @@ fn caused_by(event: &RecordedEvent) -> HashMap<String, String> {
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    let cause = format!("{}/{}/{}", event.aggregate_type, event.aggregate_id, event.sequence);
+    let cause = format!(
+        "{}/{}/{}",
+        event.aggregate_type, event.aggregate_id, event.sequence
+    );
     let correlation = field(otop_domain::metadata::CORRELATION_ID).unwrap_or_else(|| cause.clone());
     EventMetadata {
         actor: Actor::system(),
@@ -98,7 +101,9 @@ fn caused_by(event: &RecordedEvent) -> HashMap<String, String> {
 }
 
 /// Turns a store failure into an outcome (`Ok(Err(domain))`) or a batch failure.
-fn outcome<T>(result: Result<T, StoreError<DomainError>>) -> Result<Result<T, DomainError>, ProjectionError> {
+fn outcome<T>(
+    result: Result<T, StoreError<DomainError>>,
+) -> Result<Result<T, DomainError>, ProjectionError> {
     match result {
         Ok(value) => Ok(Ok(value)),
         Err(StoreError::Domain(refusal)) => Ok(Err(refusal)),
@@ -111,7 +116,11 @@ fn outcome<T>(result: Result<T, StoreError<DomainError>>) -> Result<Result<T, Do
 }
 
 impl CheckoutProcess {
-    async fn handle(&self, conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
         let order_id = aggregate_uuid(event)?;
         let payload: OrderEvent = decode(event)?;
         let metadata = caused_by(event);
@@ -138,19 +147,30 @@ impl CheckoutProcess {
                 self.reserve(conn, order_id, checkout_id, &metadata).await
             }
             OrderEvent::OrderRejected { .. } => {
-                let Some(order) = self.order(order_id).await? else { return Ok(()) };
+                let Some(order) = self.order(order_id).await? else {
+                    return Ok(());
+                };
                 self.release(&order, &metadata).await?;
-                self.fail_checkout(conn, order.checkout_id, order_id, &metadata).await
+                self.fail_checkout(conn, order.checkout_id, order_id, &metadata)
+                    .await
             }
             OrderEvent::OrderCancelled { .. } | OrderEvent::OrderExpired => {
-                let Some(order) = self.order(order_id).await? else { return Ok(()) };
+                let Some(order) = self.order(order_id).await? else {
+                    return Ok(());
+                };
                 self.release(&order, &metadata).await
             }
             OrderEvent::OrderShipped { .. } => {
-                let Some(order) = self.order(order_id).await? else { return Ok(()) };
+                let Some(order) = self.order(order_id).await? else {
+                    return Ok(());
+                };
                 for line in &order.lines {
                     let command = ListingCommand::Commit { order_id };
-                    let _ = outcome(self.listings.execute(&line.listing_id.to_string(), command, &metadata).await)?;
+                    let _ = outcome(
+                        self.listings
+                            .execute(&line.listing_id.to_string(), command, &metadata)
+                            .await,
+                    )?;
                 }
                 Ok(())
             }
@@ -170,7 +190,9 @@ impl CheckoutProcess {
         checkout_id: Uuid,
         metadata: &HashMap<String, String>,
     ) -> Result<(), ProjectionError> {
-        let Some(order) = self.order(order_id).await? else { return Ok(()) };
+        let Some(order) = self.order(order_id).await? else {
+            return Ok(());
+        };
         if order.status != OrderStatus::Pending {
             // Already decided (or cancelled by the shopper before we got here).
             return Ok(());
@@ -189,15 +211,25 @@ impl CheckoutProcess {
                 quantity: line.quantity,
                 vendor,
             };
-            if let Err(refusal) = outcome(self.listings.execute(&line.listing_id.to_string(), command, metadata).await)? {
+            if let Err(refusal) = outcome(
+                self.listings
+                    .execute(&line.listing_id.to_string(), command, metadata)
+                    .await,
+            )? {
                 refused.push((line.listing_id, refusal.to_string()));
             }
         }
         if refused.is_empty() {
-            let confirm = OrderCommand::Confirm { actor: Actor::system() };
+            let confirm = OrderCommand::Confirm {
+                actor: Actor::system(),
+            };
             // Refused only if the order moved on meanwhile (say, the shopper cancelled): the
             // cancellation's own event then releases the stock.
-            let _ = outcome(self.orders.execute(&order_id.to_string(), confirm, metadata).await)?;
+            let _ = outcome(
+                self.orders
+                    .execute(&order_id.to_string(), confirm, metadata)
+                    .await,
+            )?;
             return Ok(());
         }
         self.release(&order, metadata).await?;
@@ -211,21 +243,40 @@ impl CheckoutProcess {
             reason,
             failed_listings: refused.iter().map(|(listing, _)| *listing).collect(),
         };
-        let _ = outcome(self.orders.execute(&order_id.to_string(), reject, metadata).await)?;
-        self.fail_checkout(conn, checkout_id, order_id, metadata).await
+        let _ = outcome(
+            self.orders
+                .execute(&order_id.to_string(), reject, metadata)
+                .await,
+        )?;
+        self.fail_checkout(conn, checkout_id, order_id, metadata)
+            .await
     }
 
-    async fn release(&self, order: &OrderState, metadata: &HashMap<String, String>) -> Result<(), ProjectionError> {
+    async fn release(
+        &self,
+        order: &OrderState,
+        metadata: &HashMap<String, String>,
+    ) -> Result<(), ProjectionError> {
         for line in &order.lines {
             let command = ListingCommand::Release { order_id: order.id };
-            let _ = outcome(self.listings.execute(&line.listing_id.to_string(), command, metadata).await)?;
+            let _ = outcome(
+                self.listings
+                    .execute(&line.listing_id.to_string(), command, metadata)
+                    .await,
+            )?;
         }
         Ok(())
     }
 
     /// Rejects a pending order, or cancels a confirmed one, because its checkout failed.
-    async fn turn_down(&self, order_id: Uuid, metadata: &HashMap<String, String>) -> Result<(), ProjectionError> {
-        let Some(order) = self.order(order_id).await? else { return Ok(()) };
+    async fn turn_down(
+        &self,
+        order_id: Uuid,
+        metadata: &HashMap<String, String>,
+    ) -> Result<(), ProjectionError> {
+        let Some(order) = self.order(order_id).await? else {
+            return Ok(());
+        };
         let command = match order.status {
             OrderStatus::Pending => OrderCommand::Reject {
                 actor: Actor::system(),
@@ -238,7 +289,11 @@ impl CheckoutProcess {
             },
             _ => return Ok(()),
         };
-        let _ = outcome(self.orders.execute(&order_id.to_string(), command, metadata).await)?;
+        let _ = outcome(
+            self.orders
+                .execute(&order_id.to_string(), command, metadata)
+                .await,
+        )?;
         Ok(())
     }
 
@@ -249,10 +304,12 @@ impl CheckoutProcess {
         failed_order: Uuid,
         metadata: &HashMap<String, String>,
     ) -> Result<(), ProjectionError> {
-        sqlx::query("INSERT INTO checkout_failures (checkout_id) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(checkout_id)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO checkout_failures (checkout_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind(checkout_id)
+        .execute(&mut *conn)
+        .await?;
         let siblings: Vec<Uuid> = sqlx::query_scalar(
             "SELECT order_id FROM checkout_members WHERE checkout_id = $1 AND order_id <> $2 ORDER BY order_id",
         )
@@ -293,9 +350,17 @@ pub async fn expire_unpaid(
             chrono::Utc::now(),
         )
         .to_map();
-        let command = OrderCommand::Expire { actor: Actor::system() };
+        let command = OrderCommand::Expire {
+            actor: Actor::system(),
+        };
         // Refused when it was paid or cancelled since the read model saw it: nothing to do.
-        if outcome(orders.execute(&order_id.to_string(), command, &metadata).await)?.is_ok() {
+        if outcome(
+            orders
+                .execute(&order_id.to_string(), command, &metadata)
+                .await,
+        )?
+        .is_ok()
+        {
             expired += 1;
         }
     }

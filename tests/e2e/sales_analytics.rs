@@ -908,6 +908,21 @@ async fn analytics_validate_every_parameter_and_serve_analysts_only() {
     assert_eq!(reply.body["rows"][0]["orders"], 0, "one row of totals");
     assert_eq!(reply.body["totals"]["gross_satang"], 0);
 
+    // Documented.
+    let openapi = app.get("/openapi.json", None).await;
+    for path in [
+        "/v1/analytics/sales",
+        "/v1/analytics/top-listings",
+        "/v1/audit/orders/{id}/history",
+        "/v1/audit/orders/{id}",
+        "/v1/audit/verify",
+    ] {
+        assert!(
+            openapi.body["paths"][path]["get"].is_object(),
+            "{path} is in the OpenAPI document"
+        );
+    }
+
     // Who may read.
     for path in ["/v1/analytics/sales", "/v1/analytics/top-listings"] {
         app.get(path, None).await.assert_problem(401);

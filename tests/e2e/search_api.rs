@@ -238,8 +238,8 @@ async fn changes_reach_the_index_and_hidden_listings_leave_it(app: &TestApp, hea
     let vendor: uuid::Uuid = "1602b1c3-c8cc-4791-9de5-9687bc0833cc"
         .parse()
         .expect("uuid");
-    let mine = |head: i64| {
-        async move { search(app, &format!("vendor={vendor}&per_page=100"), head).await }
+    let mine = |head: i64| async move {
+        search(app, &format!("vendor={vendor}&per_page=100"), head).await
     };
     let before = mine(head).await;
     let count = before.body["total"].as_u64().expect("total");

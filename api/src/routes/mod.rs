@@ -10,8 +10,8 @@ pub mod listings;
 pub mod order_commands;
 pub mod orders;
 pub mod paging;
-pub mod search;
 pub mod payments;
+pub mod search;
 pub mod vendors;
 
 use axum::body::Bytes;
