@@ -51,6 +51,14 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         busy_orders: usize,
     },
+    /// Search p50/p99 on the embedded index directly and through HTTP, and indexing rate.
+    Search {
+        #[arg(long, default_value_t = 100_000)]
+        listings: usize,
+        /// Times each query of the mix is run.
+        #[arg(long, default_value_t = 100)]
+        repeats: usize,
+    },
     /// Log read rate, projection rebuild rate, command-to-read-model freshness.
     ReadSide {
         /// How many events to generate.
@@ -71,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             busy_orders,
         } => checkout(&cli.server, seconds, busy_orders).await?,
+        Command::Search { listings, repeats } => search(&cli.server, listings, repeats).await?,
     };
     println!("{}", report.markdown);
     if let Some(parent) = cli.json.parent() {
@@ -111,6 +120,45 @@ async fn checkout(server: &str, seconds: u64, busy_orders: usize) -> anyhow::Res
         "busy_listing_checkouts_per_second": figures.busy_listing_rate,
         "fresh_listing_checkouts_per_second": figures.fresh_listing_rate,
         "busy_orders": busy_orders,
+    }});
+    db.drop_database().await?;
+    Ok(Report { markdown, json })
+}
+
+async fn search(server: &str, listings: usize, repeats: usize) -> anyhow::Result<Report> {
+    let db = BenchDatabase::create(server).await?;
+    let url = PgConnectOptions::from_str(server)?
+        .database(&db.name)
+        .to_url_lossy()
+        .to_string();
+    let dir = std::env::temp_dir().join(format!("{}-index", db.name));
+    let figures = otop_bench::search::run(&url, &db.pool, listings, repeats, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let figures = figures?;
+    let mut markdown = format!(
+        "## Search ({} listings, embedded index)\n\n\
+         | measure | value |\n|---|---|\n\
+         | indexing, full rebuild | {:.0} documents/s |\n\
+         | indexing, batches of 500 | {:.0} documents/s |\n\n\
+         | query ({repeats} runs each) | direct p50 | direct p99 | HTTP p50 | HTTP p99 |\n|---|---|---|---|---|\n",
+        figures.documents, figures.rebuild_docs_per_second, figures.batch_docs_per_second
+    );
+    let mut queries = Vec::new();
+    for (name, direct50, direct99, http50, http99) in &figures.queries {
+        markdown.push_str(&format!(
+            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |\n",
+            ms(*direct50),
+            ms(*direct99),
+            ms(*http50),
+            ms(*http99)
+        ));
+        queries.push(json!({"query": name, "direct_p50_ms": ms(*direct50), "direct_p99_ms": ms(*direct99), "http_p50_ms": ms(*http50), "http_p99_ms": ms(*http99)}));
+    }
+    let json = json!({"search": {
+        "listings": figures.documents,
+        "rebuild_documents_per_second": figures.rebuild_docs_per_second,
+        "batch_documents_per_second": figures.batch_docs_per_second,
+        "queries": queries,
     }});
     db.drop_database().await?;
     Ok(Report { markdown, json })
