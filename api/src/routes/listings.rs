@@ -304,21 +304,7 @@ async fn run(
     command: ListingCommand,
     ctx: &CommandContext,
 ) -> Result<CommandReply, ApiError> {
-    let outcome = state
-        .listings
-        .execute(&listing_id.to_string(), command, &ctx.metadata_map())
-        .await?;
-    let status = outcome
-        .aggregate
-        .state()
-        .map(|s| s.status.as_str().to_string())
-        .unwrap_or_default();
-    tracing::info!(listing_id = %listing_id, position = outcome.position, status, "listing command");
-    Ok(CommandReply {
-        id: listing_id,
-        position: outcome.position,
-        status,
-    })
+    super::execute(&state.listings, listing_id, command, &ctx.metadata_map()).await
 }
 
 /// Create a listing as a draft (vendor).

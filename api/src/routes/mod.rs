@@ -31,6 +31,50 @@ pub struct CommandReply {
     pub status: String,
 }
 
+/// The status name an aggregate shows in command replies (empty before it exists).
+pub trait StatusName {
+    fn status_name(&self) -> &'static str;
+}
+
+impl StatusName for otop_domain::Vendor {
+    fn status_name(&self) -> &'static str {
+        self.state().map_or("", |s| s.status.as_str())
+    }
+}
+
+impl StatusName for otop_domain::Listing {
+    fn status_name(&self) -> &'static str {
+        self.state().map_or("", |s| s.status.as_str())
+    }
+}
+
+impl StatusName for otop_domain::Order {
+    fn status_name(&self) -> &'static str {
+        self.state().map_or("", |s| s.status.as_str())
+    }
+}
+
+/// Runs one command on one aggregate and builds the reply every command gets.
+pub async fn execute<A>(
+    store: &otop_projections::AggregateStore<A>,
+    id: Uuid,
+    command: A::Command,
+    metadata: &std::collections::HashMap<String, String>,
+) -> Result<CommandReply, crate::problem::ApiError>
+where
+    A: cqrs_es::Aggregate<Services = (), Error = otop_domain::DomainError> + StatusName,
+    A::Command: Clone,
+{
+    let outcome = store.execute(&id.to_string(), command, metadata).await?;
+    let status = outcome.aggregate.status_name().to_string();
+    tracing::info!(aggregate_type = A::TYPE, %id, position = outcome.position, status, "command");
+    Ok(CommandReply {
+        id,
+        position: outcome.position,
+        status,
+    })
+}
+
 /// Bodies that may be left out entirely (`POST .../close` with no reason, say).
 pub fn optional_json<T: DeserializeOwned>(body: &Bytes) -> Result<Option<T>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {

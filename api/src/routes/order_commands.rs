@@ -45,21 +45,7 @@ pub(crate) async fn run(
     command: OrderCommand,
     metadata: &std::collections::HashMap<String, String>,
 ) -> Result<CommandReply, ApiError> {
-    let outcome = state
-        .orders
-        .execute(&order_id.to_string(), command, metadata)
-        .await?;
-    let status = outcome
-        .aggregate
-        .state()
-        .map(|s| s.status.as_str().to_string())
-        .unwrap_or_default();
-    tracing::info!(order_id = %order_id, position = outcome.position, status, "order command");
-    Ok(CommandReply {
-        id: order_id,
-        position: outcome.position,
-        status,
-    })
+    super::execute(&state.orders, order_id, command, metadata).await
 }
 
 async fn run_as(

@@ -199,21 +199,7 @@ async fn run(
     command: VendorCommand,
     ctx: &CommandContext,
 ) -> Result<CommandReply, ApiError> {
-    let outcome = state
-        .vendors
-        .execute(&vendor_id.to_string(), command, &ctx.metadata_map())
-        .await?;
-    let status = outcome
-        .aggregate
-        .state()
-        .map(|s| s.status.as_str().to_string())
-        .unwrap_or_default();
-    tracing::info!(vendor_id = %vendor_id, position = outcome.position, status, "vendor command");
-    Ok(CommandReply {
-        id: vendor_id,
-        position: outcome.position,
-        status,
-    })
+    super::execute(&state.vendors, vendor_id, command, &ctx.metadata_map()).await
 }
 
 /// Apply to sell on the marketplace.
