@@ -25,6 +25,8 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 const MAX_KEY_CHARS: usize = 255;
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// A claim older than this whose request never finished is abandoned (its process died).
+const ABANDONED_AFTER_SECONDS: f64 = 120.0;
 /// How long a retry waits for the first request with its key to finish.
 const WAIT_FOR_FIRST: Duration = Duration::from_secs(30);
 
@@ -141,7 +143,9 @@ fn fingerprint(method: &Method, path: &str, body: &Bytes) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// True when this request now owns the key; false when someone claimed it before.
+/// True when this request now owns the key; false when someone claimed it before. A claim
+/// whose request never finished (its process died) is taken over after
+/// [`ABANDONED_AFTER_SECONDS`] by a retry of the same request.
 async fn claim(
     state: &AppState,
     principal: &str,
@@ -151,11 +155,15 @@ async fn claim(
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (principal, idempotency_key, request_fingerprint)
          VALUES ($1, $2, $3)
-         ON CONFLICT (principal, idempotency_key) DO NOTHING",
+         ON CONFLICT (principal, idempotency_key) DO UPDATE SET created_at = now()
+          WHERE idempotency_keys.completed_at IS NULL
+            AND idempotency_keys.request_fingerprint = EXCLUDED.request_fingerprint
+            AND idempotency_keys.created_at < now() - make_interval(secs => $4)",
     )
     .bind(principal)
     .bind(key)
     .bind(fingerprint)
+    .bind(ABANDONED_AFTER_SECONDS)
     .execute(&state.pool)
     .await?;
     Ok(inserted.rows_affected() == 1)

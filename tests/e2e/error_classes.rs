@@ -465,3 +465,48 @@ async fn fifty_concurrent_retries_with_one_key_run_the_command_once() {
     assert_eq!(event_count(&app).await, 1);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_key_claimed_by_a_request_that_died_is_taken_over_by_its_retry() {
+    let app = TestApp::spawn().await;
+    let token = app.shopper("s1");
+    let body = json!({"name_th": "กลุ่ม", "district_code": "3201", "producer_type": "sme", "phone": "0812345678"});
+    let key = [("Idempotency-Key", "crashed-once")];
+    // What a process that died mid-request leaves behind: a claim that never completed.
+    let first = app
+        .request(Method::POST, "/v1/vendors", Some(&token), Some(&body), &key)
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    sqlx::query(
+        "UPDATE idempotency_keys SET completed_at = NULL, status_code = NULL, response_body = NULL,
+                created_at = now() - interval '10 minutes'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("simulate the abandoned claim");
+    let retry = app
+        .request(Method::POST, "/v1/vendors", Some(&token), Some(&body), &key)
+        .await;
+    assert_eq!(
+        retry.status,
+        StatusCode::CREATED,
+        "the retry runs instead of waiting: {retry:?}"
+    );
+    assert!(retry.headers.get("idempotent-replayed").is_none());
+    // A different request never takes over someone's key.
+    sqlx::query("UPDATE idempotency_keys SET completed_at = NULL, created_at = now() - interval '10 minutes'")
+        .execute(&app.pool)
+        .await
+        .expect("abandon again");
+    let other = json!({"name_th": "อื่น", "district_code": "3201", "producer_type": "sme", "phone": "0812345678"});
+    app.request(
+        Method::POST,
+        "/v1/vendors",
+        Some(&token),
+        Some(&other),
+        &key,
+    )
+    .await
+    .assert_problem(422);
+    app.cleanup().await;
+}
