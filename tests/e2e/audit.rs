@@ -4,13 +4,9 @@
 //! at their aggregate and sequence, by `projections::audit::verify` and by
 //! `GET /v1/audit/verify`; an untouched log reports nothing.
 
-use std::time::{Duration, Instant};
-
 use otop_domain::{Actor, Role};
 use otop_e2e::{Reply, TestApp};
 use otop_projections::audit::{self, ProblemKind};
-use otop_projections::checkpoint;
-use otop_projections::process_manager::CHECKOUT_PROCESS;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -87,29 +83,6 @@ async fn step(app: &TestApp, vendor: Uuid, order: &str, step: &str) -> Reply {
     reply
 }
 
-/// Waits until the checkout process manager has handled every event in the log.
-async fn wait_for_process_manager(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let cursor = checkpoint::read(&app.pool, CHECKOUT_PROCESS)
-            .await
-            .expect("checkpoint")
-            .unwrap_or_default();
-        if checkpoint::lag(&app.pool, cursor, i64::MAX)
-            .await
-            .expect("lag")
-            == 0
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the process manager did not catch up"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// A GET with an Accept header, as raw text: (status, content type, body).
 async fn get_text(app: &TestApp, path: &str, token: &str, accept: &str) -> (u16, String, String) {
     let response = app
@@ -177,7 +150,7 @@ async fn an_orders_history_replays_every_event_with_its_state_and_stock_events()
         )
         .await;
     assert_eq!(refund.status, StatusCode::OK, "{refund:?}");
-    wait_for_process_manager(&app).await;
+    app.wait_for_checkout_process().await;
 
     let path = format!("/v1/audit/orders/{order}/history");
     let history = app.get(&path, Some(&auditor(&app))).await;
@@ -527,7 +500,7 @@ async fn tampering_with_the_log_is_reported_exactly_where_it_happened() {
         }
         orders.push(order);
     }
-    wait_for_process_manager(&app).await;
+    app.wait_for_checkout_process().await;
     for order in &orders {
         let count: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM events WHERE aggregate_type = 'Order' AND aggregate_id = $1",

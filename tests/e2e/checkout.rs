@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use otop_domain::{Listing, Order, OrderStatus};
 use otop_e2e::{Reply, TestApp};
-use otop_projections::process_manager::{CheckoutProcess, CHECKOUT_PROCESS};
+use otop_projections::process_manager::CheckoutProcess;
 use otop_projections::runner::{self, RunnerSettings};
-use otop_projections::{checkpoint, AggregateStore};
+use otop_projections::AggregateStore;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -91,29 +91,6 @@ async fn orders_by_checkout(app: &TestApp) -> BTreeMap<Uuid, Vec<otop_domain::or
     by_checkout
 }
 
-/// Waits until the checkout process manager has handled every event in the log.
-async fn wait_for_process_manager(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let cursor = checkpoint::read(&app.pool, CHECKOUT_PROCESS)
-            .await
-            .expect("checkpoint")
-            .unwrap_or_default();
-        if checkpoint::lag(&app.pool, cursor, i64::MAX)
-            .await
-            .expect("lag")
-            == 0
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the process manager did not catch up"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// All or nothing: each checkout's orders are all awaiting payment, or none holds stock.
 fn assert_all_or_nothing(
     by_checkout: &BTreeMap<Uuid, Vec<otop_domain::order::OrderState>>,
@@ -168,7 +145,7 @@ async fn two_hundred_checkouts_race_for_fifty_units_and_exactly_fifty_sell() {
             "{reply:?}"
         );
     }
-    wait_for_process_manager(&app).await;
+    app.wait_for_checkout_process().await;
     let state = listing_state(&app, listing).await;
     assert_eq!(state.available, 0);
     assert_eq!(state.reserved(), 50);
@@ -234,7 +211,7 @@ async fn mixed_multi_vendor_carts_are_all_or_nothing_and_stock_adds_up() {
             "{reply:?}"
         );
     }
-    wait_for_process_manager(&app).await;
+    app.wait_for_checkout_process().await;
     let by_checkout = orders_by_checkout(&app).await;
     let confirmed = assert_all_or_nothing(&by_checkout);
     assert!(confirmed > 0, "some carts must win");
@@ -369,7 +346,7 @@ async fn a_checkout_names_the_lines_it_cannot_reserve_and_holds_nothing() {
     .await;
     let blocked = checkout(&app, "s2", &[(plenty, 1), (scarce, 1)], None).await;
     blocked.assert_problem(409);
-    wait_for_process_manager(&app).await;
+    app.wait_for_checkout_process().await;
     assert_eq!(
         listing_state(&app, plenty).await.available,
         10,
@@ -431,7 +408,7 @@ async fn killing_the_process_manager_at_any_point_strands_nothing() {
         handle.abort();
     }
     let handle = runner::spawn(app.pool.clone(), process(), settings);
-    wait_for_process_manager(&app).await;
+    app.wait_for_checkout_process().await;
     handle.stop().await;
     let by_checkout = orders_by_checkout(&app).await;
     let confirmed = assert_all_or_nothing(&by_checkout);
@@ -487,7 +464,7 @@ async fn unpaid_orders_expire_and_release_their_stock() {
         assert!(Instant::now() < deadline, "the order never expired");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    wait_for_process_manager(&app).await;
+    app.wait_for_checkout_process().await;
     let state = listing_state(&app, listing).await;
     assert_eq!(state.available, 5, "expiry released the stock");
     assert!(state.reservations.is_empty());
@@ -593,7 +570,7 @@ async fn a_two_vendor_cart_goes_from_checkout_to_delivery() {
             "{step} recorded: {delivered:?}"
         );
     }
-    wait_for_process_manager(&app).await;
+    app.wait_for_checkout_process().await;
     let scarf_state = listing_state(&app, scarf).await;
     assert_eq!(
         (
@@ -656,7 +633,7 @@ async fn a_two_vendor_cart_goes_from_checkout_to_delivery() {
         )
         .await;
     assert_eq!(cancelled.status, StatusCode::OK, "{cancelled:?}");
-    wait_for_process_manager(&app).await;
+    app.wait_for_checkout_process().await;
     let scarf_state = listing_state(&app, scarf).await;
     assert_eq!(
         (

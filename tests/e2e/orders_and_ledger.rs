@@ -7,16 +7,14 @@
 
 use std::collections::HashMap;
 
-use hmac::{Hmac, Mac};
 use otop_domain::order::{OrderLine, ShippingAddress};
 use otop_domain::values::{Phone, Satang};
 use otop_domain::{Actor, DomainError, EventMetadata, Order, OrderCommand, OrderStatus, Role};
-use otop_e2e::{Reply, TestApp, PAYMENT_SECRET};
+use otop_e2e::{sign_payment, Reply, TestApp, PAYMENT_SECRET};
 use otop_projections::rebuild::{rebuild, table_digest};
 use otop_projections::{AggregateStore, ProjectionKind, StoreError};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sha2::Sha256;
 use uuid::Uuid;
 
 /// The price `TestApp::draft_listing` gives a listing: 3,500 THB.
@@ -159,54 +157,9 @@ async fn order_awaiting_payment(
     order_id
 }
 
-fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// POSTs `body` as it is to the payment callback, with `signature` when given.
-async fn pay_raw(
-    app: &TestApp,
-    order_id: Uuid,
-    body: &[u8],
-    signature: Option<&str>,
-    bearer: Option<&str>,
-) -> Reply {
-    let mut request = app
-        .client
-        .post(format!("{}/v1/orders/{order_id}/payments", app.base_url))
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body.to_vec());
-    if let Some(signature) = signature {
-        request = request.header("X-Otop-Signature", signature);
-    }
-    if let Some(token) = bearer {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("the API answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.expect("read the reply body");
-    Reply {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
-}
-
 /// A correctly signed payment callback.
 async fn pay(app: &TestApp, order_id: Uuid, amount: i64, reference: &str) -> Reply {
-    let body = serde_json::to_vec(&json!({ "amount_satang": amount, "reference": reference }))
-        .expect("serialize");
-    pay_raw(
-        app,
-        order_id,
-        &body,
-        Some(&sign(PAYMENT_SECRET, &body)),
-        None,
-    )
-    .await
+    app.pay(order_id, amount, reference).await
 }
 
 async fn order_command(
@@ -345,7 +298,7 @@ async fn payments_need_the_providers_signature_and_count_once_per_reference() {
     let body =
         serde_json::to_vec(&json!({ "amount_satang": LISTING_PRICE, "reference": "PP-0001" }))
             .expect("serialize");
-    let good = sign(PAYMENT_SECRET, &body);
+    let good = sign_payment(PAYMENT_SECRET, &body);
     let admin = app.admin();
     // No signature (even with a valid admin token), a signature made with another secret, a
     // signature of other bytes (one space more), a truncated one, one that is not hex.
@@ -353,27 +306,27 @@ async fn payments_need_the_providers_signature_and_count_once_per_reference() {
         serde_json::to_vec(&json!({ "amount_satang": LISTING_PRICE, "reference": "PP-0001 " }))
             .expect("serialize");
     let refused = [
-        pay_raw(&app, order, &body, None, None).await,
-        pay_raw(&app, order, &body, None, Some(&admin)).await,
-        pay_raw(
-            &app,
+        app.pay_raw(order, &body, None, None).await,
+        app.pay_raw(order, &body, None, Some(&admin)).await,
+        app.pay_raw(
             order,
             &body,
-            Some(&sign("not-the-secret", &body)),
+            Some(&sign_payment("not-the-secret", &body)),
             None,
         )
         .await,
-        pay_raw(
-            &app,
+        app.pay_raw(
             order,
             &body,
-            Some(&sign(PAYMENT_SECRET, &spaced)),
+            Some(&sign_payment(PAYMENT_SECRET, &spaced)),
             None,
         )
         .await,
-        pay_raw(&app, order, &body, Some(&good[..good.len() - 2]), None).await,
-        pay_raw(&app, order, &body, Some("this-is-not-hex"), None).await,
-        pay_raw(&app, order, &body, Some(""), None).await,
+        app.pay_raw(order, &body, Some(&good[..good.len() - 2]), None)
+            .await,
+        app.pay_raw(order, &body, Some("this-is-not-hex"), None)
+            .await,
+        app.pay_raw(order, &body, Some(""), None).await,
     ];
     for reply in &refused {
         reply.assert_problem(401);
@@ -403,11 +356,10 @@ async fn payments_need_the_providers_signature_and_count_once_per_reference() {
         &["amount_satang", "reference"],
     );
     let garbage = b"amount=350000";
-    pay_raw(
-        &app,
+    app.pay_raw(
         order,
         garbage,
-        Some(&sign(PAYMENT_SECRET, garbage)),
+        Some(&sign_payment(PAYMENT_SECRET, garbage)),
         None,
     )
     .await
@@ -422,7 +374,7 @@ async fn payments_need_the_providers_signature_and_count_once_per_reference() {
     );
 
     // The right one.
-    let paid = pay_raw(&app, order, &body, Some(&good), None).await;
+    let paid = app.pay_raw(order, &body, Some(&good), None).await;
     assert_status(&paid, "paid");
     assert_eq!(paid.body["id"], order.to_string());
     let after = order_events(&app, order).await;
@@ -452,7 +404,7 @@ async fn payments_need_the_providers_signature_and_count_once_per_reference() {
 
     // The provider calls back again with the same reference: 200, the same answer, nothing new.
     for _ in 0..2 {
-        let again = pay_raw(&app, order, &body, Some(&good), None).await;
+        let again = app.pay_raw(order, &body, Some(&good), None).await;
         assert_status(&again, "paid");
         assert_eq!(again.body["position"], paid.body["position"], "{again:?}");
     }

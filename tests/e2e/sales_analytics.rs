@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, NaiveDate, Utc};
 use otop_domain::{Actor, Role};
 use otop_e2e::{Reply, TestApp};
-use otop_projections::process_manager::CHECKOUT_PROCESS;
 use otop_projections::rebuild::{rebuild, table_digest};
-use otop_projections::{checkpoint, ProjectionKind};
+use otop_projections::ProjectionKind;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -274,25 +273,6 @@ async fn drive_checkout(app: &TestApp, index: usize, listings: &[(Uuid, Uuid, i6
             }
             _ => {}
         }
-    }
-}
-
-async fn wait_for_process_manager(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let cursor = checkpoint::read(&app.pool, CHECKOUT_PROCESS)
-            .await
-            .expect("checkpoint")
-            .unwrap_or_default();
-        if checkpoint::lag(&app.pool, cursor, i64::MAX)
-            .await
-            .expect("lag")
-            == 0
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the process manager is stuck");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -668,7 +648,8 @@ async fn sales_reconcile_with_the_log_for_every_grouping() {
         )
         .await;
     }
-    wait_for_process_manager(&app).await;
+    app.wait_for_checkout_process_within(Duration::from_secs(120))
+        .await;
     let head: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
         .fetch_one(&app.pool)
         .await

@@ -19,6 +19,14 @@ use uuid::Uuid;
 pub const JWT_SECRET: &str = "e2e-test-secret";
 pub const PAYMENT_SECRET: &str = "e2e-payment-secret";
 
+/// The provider's signature of a payment body: lower-case hex HMAC-SHA256 with `secret`.
+pub fn sign_payment(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
@@ -225,8 +233,13 @@ impl TestApp {
             .await
     }
 
-    /// A vendor that applied and was approved; returns its id.
+    /// A vendor of Khwao Sinarin that applied and was approved; returns its id.
     pub async fn approved_vendor(&self, name_th: &str) -> Uuid {
+        self.approved_vendor_in(name_th, "3216").await
+    }
+
+    /// A vendor of `district_code` that applied and was approved; returns its id.
+    pub async fn approved_vendor_in(&self, name_th: &str, district_code: &str) -> Uuid {
         let reply = self
             .post(
                 "/v1/vendors",
@@ -234,7 +247,7 @@ impl TestApp {
                 serde_json::json!({
                     "name_th": name_th,
                     "name_en": "Test Weavers",
-                    "district_code": "3216",
+                    "district_code": district_code,
                     "producer_type": "community_group",
                     "phone": "044-511-234",
                 }),
@@ -281,27 +294,27 @@ impl TestApp {
             .expect("listing id")
     }
 
-    /// The payment provider's callback for `order_id`, signed as the provider signs it.
-    pub async fn pay(&self, order_id: &str, amount_satang: i64, reference: &str) -> Reply {
-        use hmac::{Hmac, Mac};
-        let body = serde_json::to_vec(&serde_json::json!({
-            "amount_satang": amount_satang,
-            "reference": reference,
-        }))
-        .expect("serialise the payment");
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(PAYMENT_SECRET.as_bytes())
-            .expect("any key length");
-        mac.update(&body);
-        let signature = hex::encode(mac.finalize().into_bytes());
-        let response = self
+    /// POSTs `body` as it is to the payment callback of `order_id`, with `signature` and a
+    /// bearer token when given.
+    pub async fn pay_raw(
+        &self,
+        order_id: impl std::fmt::Display,
+        body: &[u8],
+        signature: Option<&str>,
+        bearer: Option<&str>,
+    ) -> Reply {
+        let mut request = self
             .client
             .post(format!("{}/v1/orders/{order_id}/payments", self.base_url))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("X-Otop-Signature", signature)
-            .body(body)
-            .send()
-            .await
-            .expect("the API answers");
+            .body(body.to_vec());
+        if let Some(signature) = signature {
+            request = request.header("X-Otop-Signature", signature);
+        }
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the API answers");
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("read the reply body");
@@ -309,6 +322,55 @@ impl TestApp {
             status,
             headers,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// The payment provider's callback for `order_id`, signed as the provider signs it.
+    pub async fn pay(
+        &self,
+        order_id: impl std::fmt::Display,
+        amount_satang: i64,
+        reference: &str,
+    ) -> Reply {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "amount_satang": amount_satang,
+            "reference": reference,
+        }))
+        .expect("serialise the payment");
+        let signature = sign_payment(PAYMENT_SECRET, &body);
+        self.pay_raw(order_id, &body, Some(&signature), None).await
+    }
+
+    /// Waits (up to a minute) until the checkout process manager has handled every event.
+    pub async fn wait_for_checkout_process(&self) {
+        self.wait_for_checkout_process_within(Duration::from_secs(60))
+            .await
+    }
+
+    /// Waits up to `timeout` until the checkout process manager has handled every event.
+    pub async fn wait_for_checkout_process_within(&self, timeout: Duration) {
+        use otop_projections::checkpoint;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let cursor = checkpoint::read(
+                &self.pool,
+                otop_projections::process_manager::CHECKOUT_PROCESS,
+            )
+            .await
+            .expect("checkpoint")
+            .unwrap_or_default();
+            if checkpoint::lag(&self.pool, cursor, i64::MAX)
+                .await
+                .expect("lag")
+                == 0
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the process manager did not catch up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
