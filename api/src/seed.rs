@@ -83,13 +83,13 @@ pub enum SeedError {
 }
 
 /// A catalog, parsed and checked before anything is written.
-struct Catalog {
-    vendors: Vec<(Uuid, VendorProfile)>,
-    listings: Vec<ParsedListing>,
+pub struct Catalog {
+    pub vendors: Vec<(Uuid, VendorProfile)>,
+    pub listings: Vec<ParsedListing>,
 }
 
 /// Parses the whole catalog first, so a bad file changes nothing.
-fn parse_catalog(text: &str) -> Result<Catalog, SeedError> {
+pub fn parse_catalog(text: &str) -> Result<Catalog, SeedError> {
     let mut vendors = Vec::new();
     let mut listings = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -138,12 +138,13 @@ fn vendor_profile(vendor: &CatalogVendor) -> Result<VendorProfile, FieldError> {
     })
 }
 
-struct ParsedListing {
-    listing_id: Uuid,
-    vendor_id: Uuid,
-    details: ListingDetails,
-    price: Satang,
-    stock: u32,
+/// One catalog listing, its fields parsed into the domain's types.
+pub struct ParsedListing {
+    pub listing_id: Uuid,
+    pub vendor_id: Uuid,
+    pub details: ListingDetails,
+    pub price: Satang,
+    pub stock: u32,
 }
 
 fn parse_listing(listing: CatalogListing) -> Result<ParsedListing, FieldError> {

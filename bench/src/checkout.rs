@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::load::{metadata, Stores};
 
-const JWT_SECRET: &str = "bench-secret";
+pub const JWT_SECRET: &str = "bench-secret";
 
 pub struct CheckoutFigures {
     pub checkouts: usize,
@@ -29,12 +29,12 @@ pub struct CheckoutFigures {
     pub fresh_listing_rate: f64,
 }
 
-struct Catalog {
+pub struct Catalog {
     /// (listing, vendor) pairs, two listings per vendor.
-    listings: Vec<(Uuid, Uuid)>,
+    pub listings: Vec<(Uuid, Uuid)>,
 }
 
-async fn catalog(app: &Client, vendors: usize, stock: i64) -> anyhow::Result<Catalog> {
+pub async fn catalog(app: &Client, vendors: usize, stock: i64) -> anyhow::Result<Catalog> {
     let mut listings = Vec::new();
     for index in 0..vendors {
         let applied = app
@@ -99,6 +99,11 @@ impl Client {
         }
     }
 
+    /// The server's address, like `http://127.0.0.1:8080`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn token(&self, actor: Actor) -> String {
         self.keys
             .issue(&actor, chrono::Duration::hours(2))
@@ -118,6 +123,39 @@ impl Client {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         anyhow::ensure!(status.is_success(), "POST {path}: {status} {body}");
         Ok(body)
+    }
+
+    /// PUTs `body`; the reply's status and JSON body.
+    pub async fn put(
+        &self,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> anyhow::Result<(reqwest::StatusCode, Value)> {
+        let response = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// GETs `path` (with a bearer token when one is given); the status and the whole body.
+    pub async fn get(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> anyhow::Result<(reqwest::StatusCode, Vec<u8>)> {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        Ok((status, response.bytes().await?.to_vec()))
     }
 
     pub async fn checkout(
@@ -141,7 +179,7 @@ impl Client {
 }
 
 /// Runs `clients` shoppers for `duration`, each checking out `cart(i)` again and again.
-async fn run_checkouts(
+pub async fn run_checkouts(
     client: Arc<Client>,
     clients: usize,
     duration: Duration,
@@ -183,27 +221,34 @@ async fn run_checkouts(
     ))
 }
 
-/// Appends `events` single-event aggregates through postgres-es's own repository, from
-/// `clients` concurrent writers: the store's bare rate, without our event store or domain.
-async fn bare_append_rate(pool: &PgPool, events: usize, clients: usize) -> anyhow::Result<f64> {
+/// Appends single-event aggregates through postgres-es's own repository from `clients`
+/// concurrent writers for `duration`: the store's bare rate, without our event store or
+/// domain. Each append is one transaction with one event, as a one-event command is.
+pub async fn bare_append_rate(
+    pool: &PgPool,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
     let repo = Arc::new(PostgresEventRepository::new(pool.clone()));
-    let per_client = events.div_ceil(clients);
+    let appended = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
             let repo = repo.clone();
+            let appended = appended.clone();
             tokio::spawn(async move {
-                for _ in 0..per_client {
+                while started.elapsed() < duration {
                     let event = SerializedEvent::new(
                         Uuid::now_v7().to_string(),
                         1,
                         "BareProbe".to_string(),
-                        "StockReserved".to_string(),
+                        "ListingPriceChanged".to_string(),
                         "1".to_string(),
-                        json!({"StockReserved": {"order_id": Uuid::now_v7(), "quantity": 1}}),
-                        json!({"actor_id": "bench", "actor_role": "system"}),
+                        json!({"ListingPriceChanged": {"previous": 350_000, "price": 360_000}}),
+                        json!({"actor_id": "bench-bare-append", "actor_role": "vendor", "request_id": Uuid::now_v7(), "recorded_at": chrono::Utc::now()}),
                     );
                     repo.persist::<otop_domain::Listing>(&[event], None).await?;
+                    appended.fetch_add(1, Ordering::Relaxed);
                 }
                 anyhow::Ok(())
             })
@@ -212,7 +257,7 @@ async fn bare_append_rate(pool: &PgPool, events: usize, clients: usize) -> anyho
     for task in tasks {
         task.await??;
     }
-    Ok((per_client * clients) as f64 / started.elapsed().as_secs_f64())
+    Ok(appended.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
 
 pub async fn run(
@@ -251,8 +296,8 @@ pub async fn run(
         .await?;
     let checkout_events = after - before;
 
-    // 2. The bare append rate of as many events.
-    let bare = bare_append_rate(pool, (checkout_events as usize).max(1_000), 8).await?;
+    // 2. The bare append rate, for as long.
+    let bare = bare_append_rate(pool, 8, Duration::from_secs(seconds)).await?;
 
     // 3. A listing that has taken `busy_orders` orders beside a fresh one.
     let busy_shop = catalog(&client, 1, 1_000_000).await?;

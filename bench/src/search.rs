@@ -13,6 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::load::Rng;
+use crate::stats::percentile;
 
 const CATALOG: &str = include_str!("../../data/catalog_seed.jsonl");
 
@@ -122,14 +123,6 @@ pub fn query_mix() -> Vec<(&'static str, SearchQuery, String)> {
             "q=silver&sort=price_asc".into(),
         ),
     ]
-}
-
-pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 pub struct SearchFigures {

@@ -63,6 +63,14 @@ pub async fn rebuild(
         progress(done, total.max(done));
     }
 
+    // Fresh statistics before the tables go live: without them the planner takes the
+    // freshly filled tables for empty and picks plans that sort to disk.
+    for (table, _) in kind.tables() {
+        sqlx::query(&format!("ANALYZE {table}{REBUILD_SUFFIX}"))
+            .execute(pool)
+            .await?;
+    }
+
     let mut tx = pool.begin().await?;
     checkpoint::lock(&mut tx, live_name).await?;
     let mut cursor = checkpoint::lock(&mut tx, &shadow_name).await?;
