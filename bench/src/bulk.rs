@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::DomainEvent;
 use otop_api::seed::{parse_catalog, DEMO_CATALOG};
 use otop_domain::listing::{ListingDetails, ListingEvent};
-use otop_domain::order::{OrderEvent, OrderLine, ShippingAddress};
+use otop_domain::order::{OrderEvent, OrderLine};
 use otop_domain::values::{Phone, Satang};
 use otop_domain::vendor::{VendorEvent, VendorProfile};
 use otop_domain::{Actor, EventMetadata, Role};
@@ -22,7 +22,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::load::Rng;
+use crate::load::{surin_address, Rng};
 
 /// Rows per INSERT statement (and per transaction).
 const BATCH_ROWS: usize = 10_000;
@@ -331,16 +331,7 @@ pub async fn paid_orders(
             shopper_id: shopper.id.clone(),
             vendor_id: first_listing.vendor_id,
             lines: lines.clone(),
-            shipping_address: ShippingAddress {
-                name: "สมหญิง ใจดี".into(),
-                phone: phone.clone(),
-                line1: "99 หมู่ 1".into(),
-                line2: None,
-                subdistrict: None,
-                district: None,
-                province: "สุรินทร์".into(),
-                postcode: "32000".into(),
-            },
+            shipping_address: surin_address("สมหญิง ใจดี", phone.clone()),
             total: field(Satang::parse("total", total_satang as i64))?,
         };
         writer.push(

@@ -45,6 +45,20 @@ fn satang(amount: u64) -> Satang {
     Satang::parse("amount", amount as i64).expect("positive amount")
 }
 
+/// A shopper's address in Mueang Surin, for generated orders.
+pub fn surin_address(name: &str, phone: Phone) -> ShippingAddress {
+    ShippingAddress {
+        name: name.into(),
+        phone,
+        line1: "99 หมู่ 1".into(),
+        line2: None,
+        subdistrict: None,
+        district: None,
+        province: "สุรินทร์".into(),
+        postcode: "32000".into(),
+    }
+}
+
 /// A small deterministic generator (xorshift), so failures reproduce.
 pub struct Rng(u64);
 
@@ -217,16 +231,10 @@ pub async fn generate(stores: &Stores, seed: u64, vendors: usize, rounds: usize)
                         quantity,
                         unit_price: satang(price),
                     }],
-                    shipping_address: ShippingAddress {
-                        name: "สมหญิง".into(),
-                        phone: Phone::parse("p", "0812345678").expect("phone"),
-                        line1: "99 หมู่ 1".into(),
-                        line2: None,
-                        subdistrict: None,
-                        district: None,
-                        province: "สุรินทร์".into(),
-                        postcode: "32000".into(),
-                    },
+                    shipping_address: surin_address(
+                        "สมหญิง",
+                        Phone::parse("p", "0812345678").expect("phone"),
+                    ),
                 };
                 stores
                     .orders

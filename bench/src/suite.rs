@@ -907,18 +907,7 @@ async fn through_api(
     )
     .await?;
 
-    let mut search = Vec::new();
-    for (name, _, url) in query_mix() {
-        let mut samples = Vec::with_capacity(scale.repeats);
-        for _ in 0..scale.repeats {
-            let started = Instant::now();
-            let (status, _) = client.get(&format!("/v1/search?{url}"), None).await?;
-            samples.push(started.elapsed());
-            anyhow::ensure!(status.is_success(), "search {name}: {status}");
-        }
-        let (p50, p99) = p50_p99_ms(&mut samples);
-        search.push((name.to_string(), p50, p99));
-    }
+    let search = http_search(&client, scale.repeats).await?;
 
     let analytics = analytics(&client, scale, orders).await?;
     let audit = audit(&client, pool, scale, orders).await?;
@@ -1291,6 +1280,23 @@ async fn audit(
     })
 }
 
+/// The query mix through `GET /v1/search`, `repeats` times each.
+async fn http_search(client: &Client, repeats: usize) -> anyhow::Result<QueryTimes> {
+    let mut times = Vec::new();
+    for (name, _, url) in query_mix() {
+        let mut samples = Vec::with_capacity(repeats);
+        for _ in 0..repeats {
+            let started = Instant::now();
+            let (status, _) = client.get(&format!("/v1/search?{url}"), None).await?;
+            samples.push(started.elapsed());
+            anyhow::ensure!(status.is_success(), "search {name}: {status}");
+        }
+        let (p50, p99) = p50_p99_ms(&mut samples);
+        times.push((name.to_string(), p50, p99));
+    }
+    Ok(times)
+}
+
 /// The query mix straight against `index`, `repeats` times each.
 async fn direct_search(index: &dyn SearchIndex, repeats: usize) -> anyhow::Result<QueryTimes> {
     let mut times = Vec::new();
@@ -1349,24 +1355,9 @@ async fn meili_round(
     let reindex = build_index(pool, index_dir, Some(meili_url)).await?;
     let api = ApiProcess::start(otop, &db.url, index_dir, Some(meili_url)).await?;
     let client = Client::new(api.client_base());
-    let mut http = Vec::new();
-    let outcome: anyhow::Result<()> = async {
-        for (name, _, url) in query_mix() {
-            let mut samples = Vec::with_capacity(scale.repeats);
-            for _ in 0..scale.repeats {
-                let started = Instant::now();
-                let (status, _) = client.get(&format!("/v1/search?{url}"), None).await?;
-                samples.push(started.elapsed());
-                anyhow::ensure!(status.is_success(), "search {name}: {status}");
-            }
-            let (p50, p99) = p50_p99_ms(&mut samples);
-            http.push((name.to_string(), p50, p99));
-        }
-        Ok(())
-    }
-    .await;
+    let http = http_search(&client, scale.repeats).await;
     api.stop().await;
-    outcome?;
+    let http = http?;
     let index = otop_search::open_from_env_or_dir(
         Some(meili_url.to_string()),
         meili_key(),
