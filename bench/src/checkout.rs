@@ -178,12 +178,30 @@ impl Client {
     }
 }
 
+/// What a shopper buys in round `round`.
+pub type Cart = Arc<dyn Fn(usize) -> Vec<(Uuid, u32)> + Send + Sync>;
+
+/// Two lines from each of two vendors, rotating over `listings` (from [`catalog`]: two
+/// listings per vendor, at least four vendors) so that concurrent shoppers overlap.
+pub fn two_vendor_cart(listings: Vec<(Uuid, Uuid)>) -> Cart {
+    Arc::new(move |round: usize| {
+        let first = (round % 4) * 2;
+        let second = (first + 2 + 2 * (round % 2)) % listings.len();
+        vec![
+            (listings[first].0, 1),
+            (listings[first + 1].0, 1),
+            (listings[second].0, 1),
+            (listings[second + 1].0, 1),
+        ]
+    })
+}
+
 /// Runs `clients` shoppers for `duration`, each checking out `cart(i)` again and again.
 pub async fn run_checkouts(
     client: Arc<Client>,
     clients: usize,
     duration: Duration,
-    cart: Arc<dyn Fn(usize) -> Vec<(Uuid, u32)> + Send + Sync>,
+    cart: Cart,
 ) -> anyhow::Result<(usize, f64)> {
     let done = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -275,20 +293,10 @@ pub async fn run(
 
     // 1. Two vendors x two lines, eight shoppers.
     let shop = catalog(&client, 8, 1_000_000).await?;
-    let listings = shop.listings.clone();
     let before: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(pool)
         .await?;
-    let cart = Arc::new(move |round: usize| {
-        let first = (round % 4) * 2;
-        let second = ((round % 4) * 2 + 2 + 2 * (round % 2)) % listings.len();
-        vec![
-            (listings[first].0, 1),
-            (listings[first + 1].0, 1),
-            (listings[second].0, 1),
-            (listings[second + 1].0, 1),
-        ]
-    });
+    let cart = two_vendor_cart(shop.listings.clone());
     let (checkouts, elapsed) =
         run_checkouts(client.clone(), 8, Duration::from_secs(seconds), cart).await?;
     let after: i64 = sqlx::query_scalar("SELECT count(*) FROM events")

@@ -991,17 +991,7 @@ async fn checkouts(
     duration: Duration,
 ) -> anyhow::Result<Throughput> {
     let before = head_position(pool).await?;
-    let listings = listings.to_vec();
-    let cart = Arc::new(move |round: usize| {
-        let first = (round % 4) * 2;
-        let second = (first + 2 + 2 * (round % 2)) % listings.len();
-        vec![
-            (listings[first].0, 1),
-            (listings[first + 1].0, 1),
-            (listings[second].0, 1),
-            (listings[second + 1].0, 1),
-        ]
-    });
+    let cart = checkout::two_vendor_cart(listings.to_vec());
     let (commands, seconds) =
         checkout::run_checkouts(client.clone(), clients, duration, cart).await?;
     Ok(Throughput {

@@ -25,19 +25,6 @@ fn auditor(app: &TestApp) -> String {
     app.token(&Actor::new("auditor-1", Role::Auditor))
 }
 
-async fn published_listing(app: &TestApp, vendor: Uuid, stock: i64) -> Uuid {
-    let listing = app.draft_listing(vendor, stock).await;
-    let published = app
-        .post(
-            &format!("/v1/listings/{listing}/publish"),
-            &app.vendor(vendor),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(published.status, StatusCode::OK, "{published:?}");
-    listing
-}
-
 async fn checkout(app: &TestApp, shopper: &str, lines: &[(Uuid, u32)]) -> Reply {
     let reply = app
         .post(
@@ -129,7 +116,7 @@ async fn assert_auditors_only(app: &TestApp, path: &str) {
 async fn an_orders_history_replays_every_event_with_its_state_and_stock_events() {
     let app = TestApp::spawn().await;
     let vendor = app.approved_vendor("กลุ่มทอผ้าไหม").await;
-    let scarf = published_listing(&app, vendor, 10).await; // 350,000 satang each
+    let scarf = app.published_listing(vendor, 10).await; // 350,000 satang each
     let reply = checkout(&app, "nok", &[(scarf, 2)]).await;
     let checkout_id = reply.body["checkout_id"]
         .as_str()
@@ -314,7 +301,7 @@ async fn an_orders_history_replays_every_event_with_its_state_and_stock_events()
 async fn an_order_as_of_any_instant_is_replayed_from_the_log() {
     let app = TestApp::spawn().await;
     let vendor = app.approved_vendor("กลุ่มเครื่องเงิน").await;
-    let beads = published_listing(&app, vendor, 10).await;
+    let beads = app.published_listing(vendor, 10).await;
     let reply = checkout(&app, "dao", &[(beads, 1)]).await;
     let (order, total) = order_of(&reply, vendor);
     let paid = app.pay(&order, total, "promptpay-asof").await;
@@ -486,7 +473,7 @@ async fn tampering_with_the_log_is_reported_exactly_where_it_happened() {
     for name in ["กลุ่มหนึ่ง", "กลุ่มสอง", "กลุ่มสาม", "กลุ่มสี่"]
     {
         let vendor = app.approved_vendor(name).await;
-        lines.push((published_listing(&app, vendor, 5).await, 1));
+        lines.push((app.published_listing(vendor, 5).await, 1));
         vendors.push(vendor);
     }
     let reply = checkout(&app, "tam", &lines).await;

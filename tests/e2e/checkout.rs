@@ -25,19 +25,6 @@ fn address() -> Value {
     })
 }
 
-async fn published_listing(app: &TestApp, vendor: Uuid, stock: i64) -> Uuid {
-    let listing = app.draft_listing(vendor, stock).await;
-    let published = app
-        .post(
-            &format!("/v1/listings/{listing}/publish"),
-            &app.vendor(vendor),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(published.status, StatusCode::OK, "{published:?}");
-    listing
-}
-
 async fn checkout(app: &TestApp, shopper: &str, lines: &[(Uuid, u32)], key: Option<&str>) -> Reply {
     let body = json!({
         "lines": lines.iter().map(|(id, q)| json!({"listing_id": id, "quantity": q})).collect::<Vec<_>>(),
@@ -117,7 +104,7 @@ fn assert_all_or_nothing(
 async fn two_hundred_checkouts_race_for_fifty_units_and_exactly_fifty_sell() {
     let app = TestApp::spawn().await;
     let vendor = app.approved_vendor("กลุ่มทอผ้า").await;
-    let listing = published_listing(&app, vendor, 50).await;
+    let listing = app.published_listing(vendor, 50).await;
     let started = Instant::now();
     let replies = futures::future::join_all((0..200).map(|i| {
         let app = &app;
@@ -179,8 +166,8 @@ async fn mixed_multi_vendor_carts_are_all_or_nothing_and_stock_adds_up() {
     for name in ["กลุ่มหนึ่ง", "กลุ่มสอง", "กลุ่มสาม"]
     {
         let vendor = app.approved_vendor(name).await;
-        listings.push(published_listing(&app, vendor, 6).await);
-        listings.push(published_listing(&app, vendor, 4).await);
+        listings.push(app.published_listing(vendor, 6).await);
+        listings.push(app.published_listing(vendor, 4).await);
     }
     let initial: HashMap<Uuid, u64> = [6, 4, 6, 4, 6, 4]
         .iter()
@@ -252,8 +239,8 @@ async fn one_key_sent_fifty_times_at_once_makes_one_checkout() {
     let app = TestApp::spawn().await;
     let silk = app.approved_vendor("กลุ่มไหม").await;
     let silver = app.approved_vendor("กลุ่มเงิน").await;
-    let a = published_listing(&app, silk, 10).await;
-    let b = published_listing(&app, silver, 10).await;
+    let a = app.published_listing(silk, 10).await;
+    let b = app.published_listing(silver, 10).await;
     let replies = futures::future::join_all((0..50).map(|_| {
         let app = &app;
         async move { checkout(app, "one-shopper", &[(a, 2), (b, 1)], Some("cart-7")).await }
@@ -282,8 +269,8 @@ async fn a_checkout_names_the_lines_it_cannot_reserve_and_holds_nothing() {
     let app = TestApp::spawn().await;
     let silk = app.approved_vendor("กลุ่มไหม").await;
     let silver = app.approved_vendor("กลุ่มเงิน").await;
-    let plenty = published_listing(&app, silk, 10).await;
-    let scarce = published_listing(&app, silver, 1).await;
+    let plenty = app.published_listing(silk, 10).await;
+    let scarce = app.published_listing(silver, 1).await;
     let draft = app.draft_listing(silver, 5).await;
     let reply = checkout(
         &app,
@@ -367,8 +354,8 @@ async fn killing_the_process_manager_at_any_point_strands_nothing() {
     let mut listings = Vec::new();
     for name in ["กลุ่มก", "กลุ่มข"] {
         let vendor = app.approved_vendor(name).await;
-        listings.push(published_listing(&app, vendor, 15).await);
-        listings.push(published_listing(&app, vendor, 15).await);
+        listings.push(app.published_listing(vendor, 15).await);
+        listings.push(app.published_listing(vendor, 15).await);
     }
     let mut rng = otop_bench::load::Rng::new(7);
     let carts: Vec<Vec<(Uuid, u32)>> = (0..40)
@@ -441,7 +428,7 @@ async fn killing_the_process_manager_at_any_point_strands_nothing() {
 async fn unpaid_orders_expire_and_release_their_stock() {
     let app = TestApp::spawn_with(|config| config.payment_timeout = Duration::from_secs(1)).await;
     let vendor = app.approved_vendor("กลุ่มข้าว").await;
-    let listing = published_listing(&app, vendor, 5).await;
+    let listing = app.published_listing(vendor, 5).await;
     let reply = checkout(&app, "late-payer", &[(listing, 3)], None).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     assert_eq!(
@@ -479,8 +466,8 @@ async fn a_two_vendor_cart_goes_from_checkout_to_delivery() {
     let app = TestApp::spawn().await;
     let silk = app.approved_vendor("กลุ่มทอผ้าไหม").await;
     let silver = app.approved_vendor("กลุ่มเครื่องเงิน").await;
-    let scarf = published_listing(&app, silk, 10).await; // 350,000 satang each
-    let beads = published_listing(&app, silver, 10).await;
+    let scarf = app.published_listing(silk, 10).await; // 350,000 satang each
+    let beads = app.published_listing(silver, 10).await;
     let reply = checkout(&app, "nok", &[(scarf, 2), (beads, 1)], Some("journey")).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     assert_eq!(reply.body["status"], "awaiting_payment");

@@ -67,33 +67,8 @@ fn analyst(app: &TestApp) -> String {
 }
 
 async fn vendor_in(app: &TestApp, district: &str, index: usize) -> Uuid {
-    let reply = app
-        .post(
-            "/v1/vendors",
-            &app.shopper(&format!("applicant-{index}")),
-            json!({
-                "name_th": format!("กลุ่มวิสาหกิจชุมชน {index}"),
-                "name_en": format!("Community enterprise {index}"),
-                "district_code": district,
-                "producer_type": "community_group",
-                "phone": "044-511-234",
-            }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    let id: Uuid = reply.body["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("vendor id");
-    let approved = app
-        .post(
-            &format!("/v1/vendors/{id}/approve"),
-            &app.admin(),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
-    id
+    app.approved_vendor_in(&format!("กลุ่มวิสาหกิจชุมชน {index}"), district)
+        .await
 }
 
 async fn listing_of(app: &TestApp, vendor: Uuid, product: (&str, &str, i64)) -> Uuid {

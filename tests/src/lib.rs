@@ -269,6 +269,20 @@ impl TestApp {
         id
     }
 
+    /// A listing of `vendor_id` with `stock` units, created and published.
+    pub async fn published_listing(&self, vendor_id: Uuid, stock: i64) -> Uuid {
+        let listing = self.draft_listing(vendor_id, stock).await;
+        let published = self
+            .post(
+                &format!("/v1/listings/{listing}/publish"),
+                &self.vendor(vendor_id),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(published.status, StatusCode::OK, "{published:?}");
+        listing
+    }
+
     /// A draft listing of `vendor_id` with `stock` units; returns its id.
     pub async fn draft_listing(&self, vendor_id: Uuid, stock: i64) -> Uuid {
         let reply = self
