@@ -36,9 +36,6 @@ pub struct Config {
     /// The platform's commission on a paid order, in basis points (1/100 of a percent, at
     /// most 10000), recorded with each payment (`OTOP_COMMISSION_BPS`, default 500 = 5%).
     pub commission_bps: u32,
-    /// How long `POST /v1/checkouts` waits for every order's stock outcome before replying
-    /// with orders still `pending`.
-    pub checkout_wait: Duration,
     /// Unpaid orders expire (and release their stock) after this long
     /// (`OTOP_PAYMENT_TIMEOUT_SECONDS`, default 30 minutes).
     pub payment_timeout: Duration,
@@ -116,7 +113,6 @@ impl Config {
             run_projections,
             run_checkout_process,
             commission_bps,
-            checkout_wait: Duration::from_secs(10),
             payment_timeout,
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             bind,

@@ -4,7 +4,8 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use otop_domain::{DomainError, FieldError};
-use otop_projections::StoreError;
+use otop_projections::checkout::CheckoutError;
+use otop_projections::{AppendError, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -192,6 +193,33 @@ impl From<StoreError<DomainError>> for ApiError {
             StoreError::Conflict { .. } => ApiError::Conflict(error.to_string()),
             StoreError::Database(db) => database_error(db),
             StoreError::Corrupt(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<AppendError> for ApiError {
+    fn from(error: AppendError) -> Self {
+        match error {
+            AppendError::Conflict { .. } => ApiError::Conflict(error.to_string()),
+            AppendError::Database(db) => database_error(db),
+            AppendError::Corrupt(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<CheckoutError> for ApiError {
+    fn from(error: CheckoutError) -> Self {
+        match error {
+            CheckoutError::Lines(lines) => ApiError::LinesRejected(
+                lines
+                    .into_iter()
+                    .map(|line| {
+                        FieldError::new(format!("lines[{}].listing_id", line.index), line.reason)
+                    })
+                    .collect(),
+            ),
+            CheckoutError::Domain(domain) => domain.into(),
+            CheckoutError::Store(store) => store.into(),
         }
     }
 }

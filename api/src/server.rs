@@ -252,11 +252,7 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
             .await
             .map_err(std::io::Error::other)?;
         let mut runners = spawn_projection_runners(&worker_pool);
-        let process = CheckoutProcess::new(
-            Arc::new(otop_projections::AggregateStore::new(worker_pool.clone())),
-            Arc::new(otop_projections::AggregateStore::new(worker_pool.clone())),
-            Arc::new(otop_projections::AggregateStore::new(worker_pool.clone())),
-        );
+        let process = CheckoutProcess::new(worker_pool.clone());
         let settings = RunnerSettings {
             batch_size: 100,
             ..RunnerSettings::default()

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use otop_domain::{Listing, Order, Vendor};
-use otop_projections::AggregateStore;
+use otop_projections::{AggregateStore, EventStore};
 use otop_search::SearchIndex;
 use sqlx::PgPool;
 
@@ -18,6 +18,8 @@ pub struct AppState {
     pub vendors: Arc<AggregateStore<Vendor>>,
     pub listings: Arc<AggregateStore<Listing>>,
     pub orders: Arc<AggregateStore<Order>>,
+    /// The untyped store, for decisions over several streams (a checkout).
+    pub events: Arc<EventStore>,
     pub search: Arc<dyn SearchIndex>,
 }
 
@@ -28,6 +30,7 @@ impl AppState {
             vendors: Arc::new(AggregateStore::new(pool.clone())),
             listings: Arc::new(AggregateStore::new(pool.clone())),
             orders: Arc::new(AggregateStore::new(pool.clone())),
+            events: Arc::new(EventStore::new(pool.clone())),
             config: Arc::new(config),
             search,
             pool,

@@ -59,6 +59,33 @@ pub async fn advance(
     Ok(())
 }
 
+/// Moves the checkpoint from `from` to `to`, only if it still stands at `from` (for runners
+/// that hold no lock on the row). Returns whether it moved.
+pub async fn advance_from<'e>(
+    executor: impl PgExecutor<'e>,
+    name: &str,
+    from: LogCursor,
+    to: LogCursor,
+    events: i64,
+) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE projection_checkpoints
+            SET transaction_id = $4::text::xid8, position = $5,
+                events_applied = events_applied + $6, updated_at = now(),
+                failed_position = NULL, last_error = NULL
+          WHERE name = $1 AND transaction_id = $2::text::xid8 AND position = $3",
+    )
+    .bind(name)
+    .bind(from.transaction_id.to_string())
+    .bind(from.position)
+    .bind(to.transaction_id.to_string())
+    .bind(to.position)
+    .bind(events)
+    .execute(executor)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
 pub async fn record_failure<'e>(
     executor: impl PgExecutor<'e>,
     name: &str,

@@ -1,26 +1,46 @@
 //! The write side of the log: loads aggregates from their snapshot plus the events after it,
-//! and commits new events together with a fresh snapshot in one transaction.
+//! and appends what commands decide, one stream or several at once, in one statement.
 //!
 //! Why not cqrs-es's `PersistedEventStore` in snapshot mode: in cqrs-es 0.5.0 the aggregate
 //! handed to `commit` has already applied the new events (`EventSink::write` applies them),
 //! and `commit` applies them once more before serialising the snapshot, so every snapshot
 //! counts its last batch twice. postgres-es 0.5.0's snapshot update also commits the events
-//! before it checks that the snapshot row was updated, and reports a conflict for events that
-//! are in fact stored. This store keeps postgres-es's tables and its repository for reading,
-//! and writes events and snapshot itself: the snapshot is the aggregate exactly as it stands
-//! after the new events, written in the same transaction, and `RETURNING position` gives the
-//! command its place in the global log.
+//! before it checks that the snapshot row was updated. This store keeps postgres-es's tables
+//! (and its repository for full replays), and reads and writes them itself:
+//!
+//! - **One query loads any number of streams**: each stream's snapshot and the events after
+//!   it, and the position of its last event, so a command needs no other SELECT.
+//! - **One statement appends to any number of streams** (a multi-stream append, as in
+//!   KurrentDB 25.1 and Marten): every stream's events, each under the sequence its decision
+//!   was made on, and the snapshots that fell due, as data-modifying CTEs of a single
+//!   `INSERT`. PostgreSQL runs a statement atomically, so it commits whole or not at all, and
+//!   the `events` statement trigger sends one `NOTIFY` for it.
+//! - **Conflicts retry the whole decision** from fresh state ([`EventStore::transact`]),
+//!   bounded, with jittered exponential backoff (the `backon` crate's schedule). A conflict is
+//!   the primary key `(aggregate_type, aggregate_id, sequence)` taken by another writer.
+//! - **Writers in one process queue instead of colliding**: a decision holds an in-process
+//!   lock on each stream it reads for writing (striped, taken in one order), so the hundreds
+//!   of shoppers of a flash sale on one listing take turns instead of retrying against each
+//!   other; the optimistic check in the database stays the guarantee across processes.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, PersistenceError};
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError};
 use cqrs_es::{Aggregate, DomainEvent, EventEnvelope};
 use postgres_es::PostgresEventRepository;
-use sqlx::PgPool;
+use serde_json::Value;
+use sqlx::{PgPool, Row};
+use tokio::sync::{Mutex, MutexGuard};
 
-/// How many commands a command is tried before a conflict is reported to the caller.
+/// How many times a decision is tried before a conflict is reported to the caller.
 pub const MAX_CONFLICT_ATTEMPTS: usize = 8;
 
 /// A snapshot is written whenever an aggregate's sequence crosses a multiple of this.
@@ -40,6 +60,28 @@ pub enum StoreError<E: std::error::Error> {
     Corrupt(String),
 }
 
+/// Why an append did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Another writer appended to one of the streams after it was loaded.
+    #[error("the {aggregate_type} changed concurrently; try again")]
+    Conflict { aggregate_type: &'static str },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+}
+
+impl<E: std::error::Error> From<AppendError> for StoreError<E> {
+    fn from(error: AppendError) -> Self {
+        match error {
+            AppendError::Conflict { aggregate_type } => StoreError::Conflict { aggregate_type },
+            AppendError::Database(error) => StoreError::Database(error),
+            AppendError::Corrupt(message) => StoreError::Corrupt(message),
+        }
+    }
+}
+
 /// What a command did: the aggregate after it, the events it recorded, and the global log
 /// position of its last event (or of the aggregate's last event when it recorded none; 0 for
 /// an aggregate with no events).
@@ -57,12 +99,618 @@ pub struct LoadedAggregate<A: Aggregate> {
     pub snapshot_count: Option<usize>,
     /// How many events were applied on top of the snapshot (all of them without one).
     pub events_replayed: usize,
+    /// The log position of the aggregate's last event (0 when it has none).
+    pub last_position: i64,
 }
 
-pub struct AggregateStore<A: Aggregate> {
+/// One stream of the log: an aggregate type and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamKey {
+    pub aggregate_type: &'static str,
+    pub aggregate_id: String,
+}
+
+impl StreamKey {
+    pub fn of<A: Aggregate>(aggregate_id: impl Into<String>) -> Self {
+        StreamKey {
+            aggregate_type: A::TYPE,
+            aggregate_id: aggregate_id.into(),
+        }
+    }
+}
+
+/// A stream loaded for a decision: the aggregate, where its stream stood, and what the
+/// decision has added so far (already applied to `aggregate`).
+pub struct Stream<A: Aggregate> {
+    id: String,
+    aggregate: A,
+    last_sequence: usize,
+    snapshot_count: Option<usize>,
+    events_replayed: usize,
+    last_position: i64,
+    new_events: Vec<(A::Event, Arc<str>)>,
+}
+
+impl<A: Aggregate<Services = ()>> Stream<A> {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The aggregate as it stands, with this decision's events applied.
+    pub fn aggregate(&self) -> &A {
+        &self.aggregate
+    }
+
+    /// The position of the stream's last stored event (0 for a new stream).
+    pub fn last_position(&self) -> i64 {
+        self.last_position
+    }
+
+    /// How many events this decision has added.
+    pub fn pending(&self) -> usize {
+        self.new_events.len()
+    }
+
+    /// Runs `command` on the aggregate as it stands (with earlier commands of this decision
+    /// applied); its events join the decision, carrying `metadata`. A refused command adds
+    /// nothing.
+    pub async fn handle(
+        &mut self,
+        command: A::Command,
+        metadata: &HashMap<String, String>,
+    ) -> Result<(), A::Error> {
+        // The domain's `handle` decides first and applies only what it decided, so a refused
+        // command leaves the aggregate as it was.
+        let sink = EventSink::<A>::default();
+        self.aggregate.handle(command, &(), &sink).await?;
+        let events = sink.collect().await;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let metadata: Arc<str> = serde_json::to_string(metadata)
+            .unwrap_or_else(|_| "{}".to_string())
+            .into();
+        self.new_events
+            .extend(events.into_iter().map(|event| (event, metadata.clone())));
+        Ok(())
+    }
+
+    fn into_loaded(self) -> LoadedAggregate<A> {
+        LoadedAggregate {
+            aggregate: self.aggregate,
+            last_sequence: self.last_sequence,
+            snapshot_count: self.snapshot_count,
+            events_replayed: self.events_replayed,
+            last_position: self.last_position,
+        }
+    }
+}
+
+struct RawSnapshot {
+    last_sequence: usize,
+    current_snapshot: usize,
+    payload: Value,
+}
+
+struct RawEvent {
+    sequence: usize,
+    payload: Value,
+}
+
+#[derive(Default)]
+struct RawStream {
+    snapshot: Option<RawSnapshot>,
+    events: Vec<RawEvent>,
+    last_position: i64,
+}
+
+/// Streams read by one load query, to be taken one by one as typed [`Stream`]s.
+pub struct LoadedStreams<'s> {
+    store: &'s EventStore,
+    raw: HashMap<StreamKey, RawStream>,
+}
+
+impl LoadedStreams<'_> {
+    /// The stream `A`/`aggregate_id` as loaded (an empty stream when it has no events, or
+    /// when it was not among the keys loaded).
+    pub async fn take<A>(&mut self, aggregate_id: &str) -> Result<Stream<A>, AppendError>
+    where
+        A: Aggregate<Services = ()>,
+    {
+        let key = StreamKey::of::<A>(aggregate_id);
+        let raw = self.raw.remove(&key).unwrap_or_default();
+        self.store.decode(aggregate_id, raw).await
+    }
+}
+
+/// One row of a multi-stream append.
+struct PendingEvent {
+    aggregate_type: &'static str,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: String,
+    metadata: Arc<str>,
+}
+
+struct PendingSnapshot {
+    aggregate_type: &'static str,
+    aggregate_id: String,
+    last_sequence: i64,
+    current_snapshot: i64,
+    payload: String,
+}
+
+/// What one decision appends: events of any number of streams, and their due snapshots.
+#[derive(Default)]
+pub struct AppendBatch {
+    events: Vec<PendingEvent>,
+    snapshots: Vec<PendingSnapshot>,
+}
+
+impl AppendBatch {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// How many events the batch holds.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Adds what `stream`'s decision recorded (nothing when it recorded nothing).
+    pub fn add<A>(&mut self, stream: &Stream<A>, snapshot_every: usize) -> Result<(), AppendError>
+    where
+        A: Aggregate<Services = ()>,
+    {
+        if stream.new_events.is_empty() {
+            return Ok(());
+        }
+        for ((event, metadata), sequence) in
+            stream.new_events.iter().zip(stream.last_sequence + 1..)
+        {
+            self.events.push(PendingEvent {
+                aggregate_type: A::TYPE,
+                aggregate_id: stream.id.clone(),
+                sequence: sequence as i64,
+                event_type: event.event_type(),
+                event_version: event.event_version(),
+                payload: serde_json::to_string(event)
+                    .map_err(|e| AppendError::Corrupt(e.to_string()))?,
+                metadata: metadata.clone(),
+            });
+        }
+        let last_sequence = stream.last_sequence;
+        let new_last_sequence = last_sequence + stream.new_events.len();
+        let snapshot_due = snapshot_every > 0
+            && new_last_sequence / snapshot_every > last_sequence / snapshot_every;
+        if snapshot_due {
+            self.snapshots.push(PendingSnapshot {
+                aggregate_type: A::TYPE,
+                aggregate_id: stream.id.clone(),
+                last_sequence: new_last_sequence as i64,
+                current_snapshot: stream.snapshot_count.map_or(1, |count| count + 1) as i64,
+                payload: serde_json::to_string(&stream.aggregate)
+                    .map_err(|e| AppendError::Corrupt(e.to_string()))?,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What an append wrote: the last position it took in each stream, and overall.
+#[derive(Debug, Clone, Default)]
+pub struct AppendOutcome {
+    pub positions: HashMap<StreamKey, i64>,
+    pub position: i64,
+    pub events: usize,
+}
+
+/// Why a decision ended without an append: refused by the caller's rules, or the store failed.
+#[derive(Debug)]
+pub enum DecisionError<E> {
+    Refused(E),
+    Store(AppendError),
+}
+
+impl<E> From<AppendError> for DecisionError<E> {
+    fn from(error: AppendError) -> Self {
+        DecisionError::Store(error)
+    }
+}
+
+impl<E> From<sqlx::Error> for DecisionError<E> {
+    fn from(error: sqlx::Error) -> Self {
+        DecisionError::Store(AppendError::Database(error))
+    }
+}
+
+/// In-process locks on streams, striped: a stream maps to one of these by its hash.
+const LOCK_STRIPES: usize = 4096;
+static STREAM_LOCKS: LazyLock<Vec<Mutex<()>>> =
+    LazyLock::new(|| (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect());
+
+/// The untyped store: loads and appends streams of every aggregate type.
+pub struct EventStore {
     pool: PgPool,
     repo: PostgresEventRepository,
     snapshot_every: usize,
+    local_locks: bool,
+    conflicts: AtomicU64,
+}
+
+impl EventStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self::with_snapshot_every(pool, DEFAULT_SNAPSHOT_EVERY)
+    }
+
+    /// `snapshot_every == 0` turns snapshots off (every load replays the whole stream).
+    pub fn with_snapshot_every(pool: PgPool, snapshot_every: usize) -> Self {
+        EventStore {
+            repo: PostgresEventRepository::new(pool.clone()),
+            pool,
+            snapshot_every,
+            local_locks: true,
+            conflicts: AtomicU64::new(0),
+        }
+    }
+
+    /// Without the in-process stream locks: every concurrent writer races in the database,
+    /// as writers in different processes do (for tests of the optimistic check).
+    pub fn without_local_locks(mut self) -> Self {
+        self.local_locks = false;
+        self
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub fn snapshot_every(&self) -> usize {
+        self.snapshot_every
+    }
+
+    /// How many appends this store lost to another writer and retried.
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
+    }
+
+    /// Loads every stream of `keys` in one query: snapshot, later events, last position.
+    pub async fn load(&self, keys: &[StreamKey]) -> Result<LoadedStreams<'_>, AppendError> {
+        let types: Vec<&str> = keys.iter().map(|k| k.aggregate_type).collect();
+        let ids: Vec<&str> = keys.iter().map(|k| k.aggregate_id.as_str()).collect();
+        let rows = sqlx::query(
+            "WITH wanted AS (
+                 SELECT DISTINCT w.aggregate_type, w.aggregate_id
+                   FROM UNNEST($1::text[], $2::text[]) AS w(aggregate_type, aggregate_id)
+             ), snap AS (
+                 SELECT s.aggregate_type, s.aggregate_id, s.last_sequence, s.current_snapshot, s.payload
+                   FROM snapshots s
+                   JOIN wanted w ON s.aggregate_type = w.aggregate_type AND s.aggregate_id = w.aggregate_id
+                  WHERE $3
+             )
+             SELECT w.aggregate_type, w.aggregate_id, 0 AS kind, s.last_sequence AS sequence,
+                    s.current_snapshot, s.payload,
+                    (SELECT e.position FROM events e
+                      WHERE e.aggregate_type = w.aggregate_type AND e.aggregate_id = w.aggregate_id
+                      ORDER BY e.sequence DESC LIMIT 1) AS position
+               FROM wanted w
+               LEFT JOIN snap s ON s.aggregate_type = w.aggregate_type AND s.aggregate_id = w.aggregate_id
+             UNION ALL
+             SELECT w.aggregate_type, w.aggregate_id, 1, e.sequence, NULL, e.payload, e.position
+               FROM wanted w
+               JOIN events e ON e.aggregate_type = w.aggregate_type AND e.aggregate_id = w.aggregate_id
+              WHERE e.sequence > COALESCE((SELECT s.last_sequence FROM snap s
+                                            WHERE s.aggregate_type = w.aggregate_type
+                                              AND s.aggregate_id = w.aggregate_id), 0)
+              ORDER BY kind, sequence",
+        )
+        .bind(&types)
+        .bind(&ids)
+        .bind(self.snapshot_every > 0)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut raw: HashMap<StreamKey, RawStream> = HashMap::with_capacity(keys.len());
+        for key in keys {
+            raw.entry(key.clone()).or_default();
+        }
+        for row in rows {
+            let aggregate_type: String = row.try_get("aggregate_type")?;
+            let aggregate_id: String = row.try_get("aggregate_id")?;
+            let Some(key) = keys
+                .iter()
+                .find(|k| k.aggregate_type == aggregate_type && k.aggregate_id == aggregate_id)
+            else {
+                continue;
+            };
+            let stream = raw.entry(key.clone()).or_default();
+            let kind: i32 = row.try_get("kind")?;
+            let sequence: Option<i64> = row.try_get("sequence")?;
+            let position: Option<i64> = row.try_get("position")?;
+            if kind == 0 {
+                stream.last_position = stream.last_position.max(position.unwrap_or(0));
+                let current_snapshot: Option<i64> = row.try_get("current_snapshot")?;
+                if let (Some(sequence), Some(count)) = (sequence, current_snapshot) {
+                    stream.snapshot = Some(RawSnapshot {
+                        last_sequence: sequence as usize,
+                        current_snapshot: count as usize,
+                        payload: row.try_get("payload")?,
+                    });
+                }
+            } else {
+                stream.last_position = stream.last_position.max(position.unwrap_or(0));
+                stream.events.push(RawEvent {
+                    sequence: sequence.unwrap_or(0) as usize,
+                    payload: row.try_get("payload")?,
+                });
+            }
+        }
+        Ok(LoadedStreams { store: self, raw })
+    }
+
+    /// Turns what the load query returned into a typed stream. A snapshot that no longer
+    /// reads (written by an older shape of the aggregate) is ignored and the stream replayed:
+    /// the log is the truth, and the next commit writes a fresh snapshot.
+    async fn decode<A>(&self, aggregate_id: &str, raw: RawStream) -> Result<Stream<A>, AppendError>
+    where
+        A: Aggregate<Services = ()>,
+    {
+        let mut aggregate = A::default();
+        let mut last_sequence = 0;
+        let mut snapshot_count = None;
+        let mut events = raw.events;
+        if let Some(snapshot) = raw.snapshot {
+            match serde_json::from_value::<A>(snapshot.payload) {
+                Ok(state) => {
+                    aggregate = state;
+                    last_sequence = snapshot.last_sequence;
+                    snapshot_count = Some(snapshot.current_snapshot);
+                }
+                Err(error) => {
+                    tracing::warn!(aggregate_type = A::TYPE, aggregate_id, %error, "unreadable snapshot ignored");
+                    snapshot_count = Some(snapshot.current_snapshot);
+                    events = self.all_events(A::TYPE, aggregate_id).await?;
+                }
+            }
+        }
+        let events_replayed = events.len();
+        for event in events {
+            let payload = serde_json::from_value::<A::Event>(event.payload).map_err(|error| {
+                AppendError::Corrupt(format!(
+                    "{} {aggregate_id} event {}: {error}",
+                    A::TYPE,
+                    event.sequence
+                ))
+            })?;
+            aggregate.apply(payload);
+            last_sequence = event.sequence;
+        }
+        Ok(Stream {
+            id: aggregate_id.to_string(),
+            aggregate,
+            last_sequence,
+            snapshot_count,
+            events_replayed,
+            last_position: raw.last_position,
+            new_events: Vec::new(),
+        })
+    }
+
+    async fn all_events(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<RawEvent>, AppendError> {
+        let rows = sqlx::query(
+            "SELECT sequence, payload FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
+        )
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RawEvent {
+                    sequence: row.try_get::<i64, _>("sequence")? as usize,
+                    payload: row.try_get("payload")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Appends `batch` in one statement: all of it or, on any conflict or error, none of it.
+    pub async fn append(&self, mut batch: AppendBatch) -> Result<AppendOutcome, AppendError> {
+        if batch.events.is_empty() {
+            return Ok(AppendOutcome::default());
+        }
+        // Every writer inserts streams in one order, so two appends that share streams wait
+        // for each other (and the later one fails its check) instead of deadlocking.
+        batch.events.sort_by(|a, b| {
+            (a.aggregate_type, &a.aggregate_id, a.sequence).cmp(&(
+                b.aggregate_type,
+                &b.aggregate_id,
+                b.sequence,
+            ))
+        });
+        let events = &batch.events;
+        let column = |f: fn(&PendingEvent) -> String| events.iter().map(f).collect::<Vec<_>>();
+        let snapshots = &batch.snapshots;
+        let result = sqlx::query(
+            "WITH appended AS (
+                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+                 SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, e.event_version,
+                        e.payload::json, e.metadata::json
+                   FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+                        WITH ORDINALITY AS e(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, n)
+                  ORDER BY e.n
+                 RETURNING aggregate_type, aggregate_id, position
+             ), snapshotted AS (
+                 INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+                 SELECT s.aggregate_type, s.aggregate_id, s.last_sequence, s.current_snapshot, s.payload::json
+                   FROM UNNEST($8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[])
+                        AS s(aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+                 ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+                    SET last_sequence = EXCLUDED.last_sequence,
+                        current_snapshot = EXCLUDED.current_snapshot,
+                        payload = EXCLUDED.payload
+                  WHERE snapshots.last_sequence < EXCLUDED.last_sequence
+             )
+             SELECT aggregate_type::text AS aggregate_type, aggregate_id::text AS aggregate_id,
+                    max(position) AS position
+               FROM appended GROUP BY 1, 2",
+        )
+        .bind(column(|e| e.aggregate_type.to_string()))
+        .bind(column(|e| e.aggregate_id.clone()))
+        .bind(events.iter().map(|e| e.sequence).collect::<Vec<_>>())
+        .bind(column(|e| e.event_type.clone()))
+        .bind(column(|e| e.event_version.clone()))
+        .bind(column(|e| e.payload.clone()))
+        .bind(column(|e| e.metadata.to_string()))
+        .bind(snapshots.iter().map(|s| s.aggregate_type).collect::<Vec<_>>())
+        .bind(
+            snapshots
+                .iter()
+                .map(|s| s.aggregate_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(snapshots.iter().map(|s| s.last_sequence).collect::<Vec<_>>())
+        .bind(
+            snapshots
+                .iter()
+                .map(|s| s.current_snapshot)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            snapshots
+                .iter()
+                .map(|s| s.payload.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(&self.pool)
+        .await;
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(sqlx::Error::Database(db)) if is_conflict(db.as_ref()) => {
+                let aggregate_type = conflicting_type(db.as_ref(), events);
+                return Err(AppendError::Conflict { aggregate_type });
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let mut outcome = AppendOutcome {
+            events: events.len(),
+            ..AppendOutcome::default()
+        };
+        for row in rows {
+            let aggregate_type: String = row.try_get("aggregate_type")?;
+            let aggregate_id: String = row.try_get("aggregate_id")?;
+            let position: i64 = row.try_get("position")?;
+            let Some(event) = events
+                .iter()
+                .find(|e| e.aggregate_type == aggregate_type && e.aggregate_id == aggregate_id)
+            else {
+                continue;
+            };
+            outcome.position = outcome.position.max(position);
+            outcome.positions.insert(
+                StreamKey {
+                    aggregate_type: event.aggregate_type,
+                    aggregate_id,
+                },
+                position,
+            );
+        }
+        Ok(outcome)
+    }
+
+    /// Runs `decide` (which loads what it needs, decides, and returns the batch to append
+    /// and a value) and appends its batch; when another writer took one of the streams
+    /// first, decides again from fresh state, up to [`MAX_CONFLICT_ATTEMPTS`] times with
+    /// jittered exponential backoff. `locks` are the streams the decision writes that are
+    /// known up front: writers of this process queue on them.
+    pub async fn transact<T, E, Decide, Decision>(
+        &self,
+        locks: &[StreamKey],
+        mut decide: Decide,
+    ) -> Result<(T, AppendOutcome), DecisionError<E>>
+    where
+        Decide: FnMut() -> Decision,
+        Decision: Future<Output = Result<(AppendBatch, T), DecisionError<E>>>,
+    {
+        let _guards = self.lock_locally(locks).await;
+        let mut delays = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(1))
+            .with_max_delay(Duration::from_millis(50))
+            .with_jitter()
+            .with_max_times(MAX_CONFLICT_ATTEMPTS - 1)
+            .build();
+        loop {
+            let (batch, value) = decide().await?;
+            match self.append(batch).await {
+                Ok(outcome) => return Ok((value, outcome)),
+                Err(AppendError::Conflict { aggregate_type }) => {
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
+                    let Some(delay) = delays.next() else {
+                        return Err(DecisionError::Store(AppendError::Conflict {
+                            aggregate_type,
+                        }));
+                    };
+                    tracing::debug!(aggregate_type, ?delay, "conflict, deciding again");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(other) => return Err(DecisionError::Store(other)),
+            }
+        }
+    }
+
+    async fn lock_locally(&self, keys: &[StreamKey]) -> Vec<MutexGuard<'static, ()>> {
+        if !self.local_locks {
+            return Vec::new();
+        }
+        let mut stripes: Vec<usize> = keys
+            .iter()
+            .map(|key| {
+                let mut hasher = DefaultHasher::new();
+                key.hash(&mut hasher);
+                (hasher.finish() % LOCK_STRIPES as u64) as usize
+            })
+            .collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for stripe in stripes {
+            guards.push(STREAM_LOCKS[stripe].lock().await);
+        }
+        guards
+    }
+}
+
+/// A unique violation on the events' key (or, defensively, a deadlock or serialization
+/// failure): the append lost a race and may be decided again.
+fn is_conflict(error: &dyn sqlx::error::DatabaseError) -> bool {
+    matches!(
+        error.code().as_deref(),
+        Some("23505") | Some("40P01") | Some("40001")
+    )
+}
+
+fn conflicting_type(
+    error: &dyn sqlx::error::DatabaseError,
+    events: &[PendingEvent],
+) -> &'static str {
+    let message = error.message();
+    events
+        .iter()
+        .map(|e| e.aggregate_type)
+        .find(|t| message.contains(t))
+        .or_else(|| events.first().map(|e| e.aggregate_type))
+        .unwrap_or("stream")
+}
+
+/// The typed store of one aggregate type, for commands on one stream.
+pub struct AggregateStore<A: Aggregate> {
+    events: EventStore,
     _aggregate: PhantomData<fn() -> A>,
 }
 
@@ -78,46 +726,39 @@ where
     /// `snapshot_every == 0` turns snapshots off (every load replays the whole stream).
     pub fn with_snapshot_every(pool: PgPool, snapshot_every: usize) -> Self {
         AggregateStore {
-            repo: PostgresEventRepository::new(pool.clone()),
-            pool,
-            snapshot_every,
+            events: EventStore::with_snapshot_every(pool, snapshot_every),
             _aggregate: PhantomData,
         }
     }
 
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.events.pool()
     }
 
-    /// The aggregate from its snapshot (when there is one) and the events after it.
+    /// The untyped store underneath, for decisions over several streams.
+    pub fn events(&self) -> &EventStore {
+        &self.events
+    }
+
+    /// The aggregate from its snapshot (when there is one) and the events after it, in one
+    /// query.
     pub async fn load(
         &self,
         aggregate_id: &str,
     ) -> Result<LoadedAggregate<A>, StoreError<A::Error>> {
-        let mut context = self.load_snapshot(aggregate_id).await?;
-        let events = self
-            .repo
-            .get_last_events::<A>(aggregate_id, context.current_sequence)
-            .await
-            .map_err(persistence_error)?;
-        let events_replayed = events.len();
-        for serialized in events {
-            let envelope = EventEnvelope::<A>::try_from(serialized).map_err(persistence_error)?;
-            context.current_sequence = envelope.sequence;
-            context.aggregate.apply(envelope.payload);
-        }
-        Ok(LoadedAggregate {
-            aggregate: context.aggregate,
-            last_sequence: context.current_sequence,
-            snapshot_count: context.current_snapshot,
-            events_replayed,
-        })
+        let mut loaded = self
+            .events
+            .load(&[StreamKey::of::<A>(aggregate_id)])
+            .await?;
+        Ok(loaded.take::<A>(aggregate_id).await?.into_loaded())
     }
 
-    /// The aggregate rebuilt from every one of its events, ignoring snapshots.
+    /// The aggregate rebuilt from every one of its events, ignoring snapshots (read through
+    /// postgres-es's repository, independently of this store's own query).
     pub async fn replay(&self, aggregate_id: &str) -> Result<A, StoreError<A::Error>> {
         let mut aggregate = A::default();
         for serialized in self
+            .events
             .repo
             .get_events::<A>(aggregate_id)
             .await
@@ -129,200 +770,60 @@ where
         Ok(aggregate)
     }
 
-    async fn load_snapshot(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<EventStoreAggregateContext<A>, StoreError<A::Error>> {
-        let empty = EventStoreAggregateContext {
-            aggregate_id: aggregate_id.to_string(),
-            aggregate: A::default(),
-            current_sequence: 0,
-            current_snapshot: None,
-        };
-        if self.snapshot_every == 0 {
-            return Ok(empty);
-        }
-        let Some(snapshot) = self
-            .repo
-            .get_snapshot::<A>(aggregate_id)
-            .await
-            .map_err(persistence_error)?
-        else {
-            return Ok(empty);
-        };
-        match EventStoreAggregateContext::<A>::try_from(snapshot) {
-            Ok(context) => Ok(context),
-            Err(error) => {
-                // A snapshot written by an older shape of the aggregate: the log is the truth,
-                // so replay it in full; the next commit writes a fresh snapshot.
-                tracing::warn!(aggregate_type = A::TYPE, aggregate_id, %error, "unreadable snapshot ignored");
-                Ok(empty)
-            }
-        }
-    }
-
-    /// Runs `command` against the current state and commits what it decides, retrying from a
-    /// fresh load when another writer got there first.
+    /// Runs `command` against the current state and commits what it decides: one query to
+    /// load, one statement to append; decided again from a fresh load when another writer
+    /// got there first.
     pub async fn execute(
         &self,
         aggregate_id: &str,
         command: A::Command,
         metadata: &HashMap<String, String>,
     ) -> Result<CommandOutcome<A>, StoreError<A::Error>> {
-        for attempt in 1..=MAX_CONFLICT_ATTEMPTS {
-            let loaded = self.load(aggregate_id).await?;
-            let mut aggregate = loaded.aggregate;
-            let sink = EventSink::<A>::default();
-            aggregate
-                .handle(command.clone(), &(), &sink)
-                .await
-                .map_err(StoreError::Domain)?;
-            let events = sink.collect().await;
-            match self
-                .commit(
-                    aggregate_id,
-                    aggregate,
-                    loaded.last_sequence,
-                    loaded.snapshot_count,
-                    events,
-                    metadata,
-                )
-                .await
-            {
-                Err(StoreError::Conflict { .. }) => {
-                    tracing::debug!(
-                        aggregate_type = A::TYPE,
-                        aggregate_id,
-                        attempt,
-                        "conflict, retrying"
-                    );
-                    continue;
+        let key = StreamKey::of::<A>(aggregate_id);
+        let (events, key_ref, command_ref) = (&self.events, &key, &command);
+        let result = self
+            .events
+            .transact(std::slice::from_ref(&key), move || {
+                let command = command_ref.clone();
+                async move {
+                    let mut loaded = events.load(std::slice::from_ref(key_ref)).await?;
+                    let mut stream = loaded.take::<A>(aggregate_id).await?;
+                    stream
+                        .handle(command, metadata)
+                        .await
+                        .map_err(DecisionError::Refused)?;
+                    let mut batch = AppendBatch::default();
+                    batch.add(&stream, events.snapshot_every)?;
+                    Ok((batch, stream))
                 }
-                other => return other,
-            }
-        }
-        Err(StoreError::Conflict {
-            aggregate_type: A::TYPE,
-        })
-    }
-
-    /// Appends `events` after `last_sequence`. `aggregate` must already have applied them
-    /// (as cqrs-es's `EventSink` does); it becomes the snapshot when one is due.
-    async fn commit(
-        &self,
-        aggregate_id: &str,
-        aggregate: A,
-        last_sequence: usize,
-        snapshot_count: Option<usize>,
-        events: Vec<A::Event>,
-        metadata: &HashMap<String, String>,
-    ) -> Result<CommandOutcome<A>, StoreError<A::Error>> {
-        if events.is_empty() {
-            let position = self.last_position(aggregate_id).await?;
-            return Ok(CommandOutcome {
-                aggregate,
-                events: Vec::new(),
-                position,
-            });
-        }
-        let envelopes: Vec<EventEnvelope<A>> = events
+            })
+            .await;
+        let (stream, outcome) = match result {
+            Ok(done) => done,
+            Err(DecisionError::Refused(error)) => return Err(StoreError::Domain(error)),
+            Err(DecisionError::Store(error)) => return Err(error.into()),
+        };
+        let position = if outcome.events == 0 {
+            stream.last_position
+        } else {
+            outcome.position
+        };
+        let envelopes = stream
+            .new_events
             .into_iter()
-            .zip(last_sequence + 1..)
-            .map(|(payload, sequence)| EventEnvelope {
+            .zip(stream.last_sequence + 1..)
+            .map(|((payload, _), sequence)| EventEnvelope {
                 aggregate_id: aggregate_id.to_string(),
                 sequence,
                 payload,
                 metadata: metadata.clone(),
             })
             .collect();
-        let new_last_sequence = last_sequence + envelopes.len();
-
-        let mut sequences = Vec::with_capacity(envelopes.len());
-        let mut event_types = Vec::with_capacity(envelopes.len());
-        let mut event_versions = Vec::with_capacity(envelopes.len());
-        let mut payloads = Vec::with_capacity(envelopes.len());
-        let metadata_json =
-            serde_json::to_string(metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        for envelope in &envelopes {
-            sequences.push(envelope.sequence as i64);
-            event_types.push(envelope.payload.event_type());
-            event_versions.push(envelope.payload.event_version());
-            payloads.push(
-                serde_json::to_string(&envelope.payload)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
-        }
-        let metadatas = vec![metadata_json; envelopes.len()];
-
-        let mut tx = self.pool.begin().await?;
-        let inserted: Result<Vec<i64>, sqlx::Error> = sqlx::query_scalar(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-             SELECT $1, $2, e.sequence, e.event_type, e.event_version, e.payload::json, e.metadata::json
-               FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
-                    AS e(sequence, event_type, event_version, payload, metadata)
-             RETURNING position",
-        )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .bind(&sequences)
-        .bind(&event_types)
-        .bind(&event_versions)
-        .bind(&payloads)
-        .bind(&metadatas)
-        .fetch_all(&mut *tx)
-        .await;
-        let positions = match inserted {
-            Ok(positions) => positions,
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                return Err(StoreError::Conflict {
-                    aggregate_type: A::TYPE,
-                })
-            }
-            Err(other) => return Err(other.into()),
-        };
-
-        let snapshot_due = self.snapshot_every > 0
-            && new_last_sequence / self.snapshot_every > last_sequence / self.snapshot_every;
-        if snapshot_due {
-            let payload = serde_json::to_string(&aggregate)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let next_count = snapshot_count.map_or(1, |count| count + 1) as i64;
-            sqlx::query(
-                "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
-                 VALUES ($1, $2, $3, $4, $5::json)
-                 ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-                   SET last_sequence = EXCLUDED.last_sequence,
-                       current_snapshot = EXCLUDED.current_snapshot,
-                       payload = EXCLUDED.payload
-                   WHERE snapshots.last_sequence < EXCLUDED.last_sequence",
-            )
-            .bind(A::TYPE)
-            .bind(aggregate_id)
-            .bind(new_last_sequence as i64)
-            .bind(next_count)
-            .bind(&payload)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-
-        let position = positions.into_iter().max().unwrap_or_default();
         Ok(CommandOutcome {
-            aggregate,
+            aggregate: stream.aggregate,
             events: envelopes,
             position,
         })
-    }
-
-    async fn last_position(&self, aggregate_id: &str) -> Result<i64, StoreError<A::Error>> {
-        let position: Option<i64> = sqlx::query_scalar(
-            "SELECT max(position) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
-        )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(position.unwrap_or(0))
     }
 }
 

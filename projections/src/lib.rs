@@ -2,6 +2,7 @@
 //! committed to, the hole-free log reader, and the projections that keep the read models.
 
 pub mod audit;
+pub mod checkout;
 pub mod checkpoint;
 pub mod db;
 pub mod event_store;
@@ -12,6 +13,9 @@ pub mod read_models;
 pub mod rebuild;
 pub mod runner;
 
-pub use event_store::{AggregateStore, CommandOutcome, StoreError};
+pub use event_store::{
+    AggregateStore, AppendBatch, AppendError, AppendOutcome, CommandOutcome, DecisionError,
+    EventStore, StoreError, Stream, StreamKey,
+};
 pub use log::{LogCursor, RecordedEvent};
-pub use projection::{Projection, ProjectionError, ProjectionKind};
+pub use projection::{BatchMode, Projection, ProjectionError, ProjectionKind};

@@ -1,35 +1,33 @@
 //! The checkout process manager (DESIGN.md decision 5): driven by the log through the
-//! projection runner, never by memory, it finishes or compensates every checkout.
+//! projection runner, never by memory. Checkouts are decided inside the request now
+//! (`checkout.rs`), so it keeps only what time or later events drive:
 //!
 //! | event | what it does |
 //! |---|---|
-//! | `OrderPlaced` | reserve every line on its listing; all reserved: confirm the order; any refused: release the order's reservations, reject it, and fail its checkout |
-//! | `OrderRejected` | fail the checkout: reject its pending orders, cancel its confirmed ones |
-//! | `OrderCancelled`, `OrderExpired` | release the order's reservations |
-//! | `OrderShipped` | commit the order's reservations (units become sold) |
+//! | `OrderCancelled`, `OrderExpired` | release the order's reservations, all its listings in one append |
+//! | `OrderShipped` | commit the order's reservations (units become sold), in one append |
+//! | `OrderPlaced` of the earlier saga (not confirmed in its own transaction) | reserve every line and confirm the order in one append; or release and reject it |
+//! | `OrderRejected` (only the earlier saga rejects) | fail the checkout: reject its pending orders, cancel its confirmed ones |
 //!
-//! Every command it sends is idempotent (reserving twice for one order is a no-op, releasing
-//! or committing what is not held is a no-op, a refused transition is an outcome), so when a
-//! crash makes it handle an event again nothing happens twice: exactly-once in effect. Its own
-//! memory (checkout membership and failures) is written in the batch transaction with its
-//! checkpoint. It must never be rebuilt: it acts, it does not project.
+//! Every command it sends is idempotent (releasing or committing what is not held is a no-op,
+//! a refused transition is an outcome), so handling an event twice changes nothing. That is
+//! what lets it run in [`BatchMode::AtLeastOnce`]: no transaction is open while it issues
+//! commands, so a slow batch holds back no other reader of the log. It must never be
+//! rebuilt: it acts, it does not project.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use otop_domain::order::{OrderEvent, OrderState};
-use otop_domain::{
-    Actor, DomainError, EventMetadata, Listing, ListingCommand, Order, OrderCommand, OrderStatus,
-    Vendor, VendorStanding,
-};
+use otop_domain::{Actor, DomainError, EventMetadata, Order, OrderCommand, OrderStatus};
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::event_store::{AggregateStore, StoreError};
+use crate::checkout::{move_order_stock, settle_placed_order, PlacedOrderOutcome, StockMove};
+use crate::event_store::{AggregateStore, AppendError, EventStore, StoreError, StreamKey};
 use crate::log::RecordedEvent;
-use crate::projection::{Projection, ProjectionError};
+use crate::projection::{BatchMode, Projection, ProjectionError};
 use crate::read_models::{aggregate_uuid, decode};
 
 pub const CHECKOUT_PROCESS: &str = "checkout";
@@ -38,21 +36,15 @@ pub const CHECKOUT_PROCESS: &str = "checkout";
 pub const SIBLING_FAILED: &str = "another order of this checkout could not be reserved";
 
 pub struct CheckoutProcess {
-    vendors: Arc<AggregateStore<Vendor>>,
-    listings: Arc<AggregateStore<Listing>>,
-    orders: Arc<AggregateStore<Order>>,
+    events: EventStore,
+    orders: AggregateStore<Order>,
 }
 
 impl CheckoutProcess {
-    pub fn new(
-        vendors: Arc<AggregateStore<Vendor>>,
-        listings: Arc<AggregateStore<Listing>>,
-        orders: Arc<AggregateStore<Order>>,
-    ) -> Self {
+    pub fn new(pool: PgPool) -> Self {
         CheckoutProcess {
-            vendors,
-            listings,
-            orders,
+            events: EventStore::new(pool.clone()),
+            orders: AggregateStore::new(pool),
         }
     }
 }
@@ -62,14 +54,26 @@ impl Projection for CheckoutProcess {
         CHECKOUT_PROCESS
     }
 
+    fn batch_mode(&self) -> BatchMode {
+        BatchMode::AtLeastOnce
+    }
+
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,
         events: &'a [RecordedEvent],
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(async move {
-            for event in events.iter().filter(|e| e.aggregate_type == "Order") {
-                self.handle(conn, event).await?;
+            for (index, event) in events.iter().enumerate() {
+                if event.aggregate_type != "Order" {
+                    continue;
+                }
+                let decided_with_placement = events[index + 1..].iter().any(|later| {
+                    later.transaction_id == event.transaction_id
+                        && later.aggregate_type == event.aggregate_type
+                        && later.aggregate_id == event.aggregate_id
+                });
+                self.handle(conn, event, decided_with_placement).await?;
             }
             Ok(())
         })
@@ -100,6 +104,16 @@ fn caused_by(event: &RecordedEvent) -> HashMap<String, String> {
     .to_map()
 }
 
+fn transient(error: AppendError) -> ProjectionError {
+    match error {
+        AppendError::Database(error) => ProjectionError::Database(error),
+        AppendError::Conflict { aggregate_type } => {
+            ProjectionError::Transient(format!("{aggregate_type} kept changing concurrently"))
+        }
+        AppendError::Corrupt(message) => ProjectionError::Transient(message),
+    }
+}
+
 /// Turns a store failure into an outcome (`Ok(Err(domain))`) or a batch failure.
 fn outcome<T>(
     result: Result<T, StoreError<DomainError>>,
@@ -120,37 +134,24 @@ impl CheckoutProcess {
         &self,
         conn: &mut PgConnection,
         event: &RecordedEvent,
+        decided_with_placement: bool,
     ) -> Result<(), ProjectionError> {
         let order_id = aggregate_uuid(event)?;
         let payload: OrderEvent = decode(event)?;
         let metadata = caused_by(event);
         match payload {
+            // Placed, reserved and confirmed in the checkout's own transaction.
+            OrderEvent::OrderPlaced { .. } if decided_with_placement => Ok(()),
             OrderEvent::OrderPlaced { checkout_id, .. } => {
-                sqlx::query(
-                    "INSERT INTO checkout_members (checkout_id, order_id) VALUES ($1, $2)
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(checkout_id)
-                .bind(order_id)
-                .execute(&mut *conn)
-                .await?;
-                let failed: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM checkout_failures WHERE checkout_id = $1)",
-                )
-                .bind(checkout_id)
-                .fetch_one(&mut *conn)
-                .await?;
-                if failed {
-                    self.turn_down(order_id, &metadata).await?;
-                    return Ok(());
-                }
-                self.reserve(conn, order_id, checkout_id, &metadata).await
+                self.settle_earlier_saga(conn, order_id, checkout_id, &metadata)
+                    .await
             }
             OrderEvent::OrderRejected { .. } => {
                 let Some(order) = self.order(order_id).await? else {
                     return Ok(());
                 };
-                self.release(&order, &metadata).await?;
+                self.move_stock(&order, StockMove::Release, &metadata)
+                    .await?;
                 self.fail_checkout(conn, order.checkout_id, order_id, &metadata)
                     .await
             }
@@ -158,113 +159,74 @@ impl CheckoutProcess {
                 let Some(order) = self.order(order_id).await? else {
                     return Ok(());
                 };
-                self.release(&order, &metadata).await
+                self.move_stock(&order, StockMove::Release, &metadata).await
             }
             OrderEvent::OrderShipped { .. } => {
                 let Some(order) = self.order(order_id).await? else {
                     return Ok(());
                 };
-                for line in &order.lines {
-                    let command = ListingCommand::Commit { order_id };
-                    let _ = outcome(
-                        self.listings
-                            .execute(&line.listing_id.to_string(), command, &metadata)
-                            .await,
-                    )?;
-                }
-                Ok(())
+                self.move_stock(&order, StockMove::Commit, &metadata).await
             }
             _ => Ok(()),
         }
     }
 
-    async fn order(&self, order_id: Uuid) -> Result<Option<OrderState>, ProjectionError> {
-        let loaded = outcome(self.orders.load(&order_id.to_string()).await)?;
-        Ok(loaded.ok().and_then(|loaded| loaded.aggregate.0))
-    }
-
-    async fn reserve(
+    /// An order placed by the saga that checkouts used before: its stock is still to reserve
+    /// (or it was settled already, and settling again finds it no longer pending).
+    async fn settle_earlier_saga(
         &self,
         conn: &mut PgConnection,
         order_id: Uuid,
         checkout_id: Uuid,
         metadata: &HashMap<String, String>,
     ) -> Result<(), ProjectionError> {
-        let Some(order) = self.order(order_id).await? else {
-            return Ok(());
-        };
-        if order.status != OrderStatus::Pending {
-            // Already decided (or cancelled by the shopper before we got here).
-            return Ok(());
+        sqlx::query(
+            "INSERT INTO checkout_members (checkout_id, order_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(checkout_id)
+        .bind(order_id)
+        .execute(&mut *conn)
+        .await?;
+        let failed: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM checkout_failures WHERE checkout_id = $1)",
+        )
+        .bind(checkout_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        if failed {
+            return self.turn_down(order_id, metadata).await;
         }
-        let vendor = outcome(self.vendors.load(&order.vendor_id.to_string()).await)?
-            .ok()
-            .and_then(|loaded| loaded.aggregate.state().map(VendorStanding::of));
-        let mut refused: Vec<(Uuid, String)> = Vec::new();
-        for line in &order.lines {
-            let Some(vendor) = vendor else {
-                refused.push((line.listing_id, "the vendor does not exist".into()));
-                continue;
-            };
-            let command = ListingCommand::Reserve {
-                order_id,
-                quantity: line.quantity,
-                vendor,
-            };
-            if let Err(refusal) = outcome(
-                self.listings
-                    .execute(&line.listing_id.to_string(), command, metadata)
-                    .await,
-            )? {
-                refused.push((line.listing_id, refusal.to_string()));
-            }
-        }
-        if refused.is_empty() {
-            let confirm = OrderCommand::Confirm {
-                actor: Actor::system(),
-            };
-            // Refused only if the order moved on meanwhile (say, the shopper cancelled): the
-            // cancellation's own event then releases the stock.
-            let _ = outcome(
-                self.orders
-                    .execute(&order_id.to_string(), confirm, metadata)
-                    .await,
-            )?;
-            return Ok(());
-        }
-        self.release(&order, metadata).await?;
-        let reason = refused
-            .iter()
-            .map(|(listing, why)| format!("{listing}: {why}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let reject = OrderCommand::Reject {
-            actor: Actor::system(),
-            reason,
-            failed_listings: refused.iter().map(|(listing, _)| *listing).collect(),
-        };
-        let _ = outcome(
-            self.orders
-                .execute(&order_id.to_string(), reject, metadata)
-                .await,
-        )?;
-        self.fail_checkout(conn, checkout_id, order_id, metadata)
+        let settled = settle_placed_order(&self.events, order_id, metadata)
             .await
+            .map_err(transient)?;
+        if settled == PlacedOrderOutcome::Rejected {
+            tracing::info!(%order_id, %checkout_id, "order of the earlier saga rejected");
+        }
+        Ok(())
     }
 
-    async fn release(
+    async fn order(&self, order_id: Uuid) -> Result<Option<OrderState>, ProjectionError> {
+        let loaded = self
+            .events
+            .load(&[StreamKey::of::<Order>(order_id.to_string())])
+            .await
+            .map_err(transient)?
+            .take::<Order>(&order_id.to_string())
+            .await
+            .map_err(transient)?;
+        Ok(loaded.aggregate().state().cloned())
+    }
+
+    async fn move_stock(
         &self,
         order: &OrderState,
+        movement: StockMove,
         metadata: &HashMap<String, String>,
     ) -> Result<(), ProjectionError> {
-        for line in &order.lines {
-            let command = ListingCommand::Release { order_id: order.id };
-            let _ = outcome(
-                self.listings
-                    .execute(&line.listing_id.to_string(), command, metadata)
-                    .await,
-            )?;
-        }
+        move_order_stock(&self.events, order, movement, metadata)
+            .await
+            .map_err(transient)?;
         Ok(())
     }
 

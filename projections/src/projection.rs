@@ -36,12 +36,31 @@ impl ProjectionError {
     }
 }
 
+/// How the runner feeds a consumer of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchMode {
+    /// Batch and checkpoint in one transaction, the checkpoint row locked `FOR UPDATE`:
+    /// exactly once. For read models, whose writes are all in that transaction.
+    Transaction,
+    /// No transaction around the batch: the consumer acts through commands that commit on
+    /// their own, then the checkpoint moves. At least once, so every action must be
+    /// idempotent; nothing holds a transaction (and with it `pg_snapshot_xmin`, which every
+    /// log reader waits behind) open while commands run. For the process manager.
+    AtLeastOnce,
+}
+
 pub trait Projection: Send + Sync + 'static {
     /// The checkpoint name, also the name `otop rebuild NAME` takes.
     fn name(&self) -> &str;
 
-    /// Applies `events` (in log order) inside the caller's transaction. The caller writes the
-    /// checkpoint in the same transaction, so a batch is applied entirely or not at all.
+    /// How the runner feeds this consumer ([`BatchMode::Transaction`] unless it says so).
+    fn batch_mode(&self) -> BatchMode {
+        BatchMode::Transaction
+    }
+
+    /// Applies `events` (in log order). In [`BatchMode::Transaction`] `conn` is inside the
+    /// caller's transaction, which writes the checkpoint too, so a batch is applied entirely or
+    /// not at all; in [`BatchMode::AtLeastOnce`] it is a plain connection (autocommit).
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::checkpoint;
 use crate::log::{read_after, LogCursor};
-use crate::projection::{Projection, ProjectionError};
+use crate::projection::{BatchMode, Projection, ProjectionError};
 
 pub const NOTIFY_CHANNEL: &str = "otop_events";
 
@@ -48,6 +48,48 @@ impl Default for RunnerSettings {
 
 /// Applies at most one batch; returns how many events it applied (0: caught up).
 pub async fn run_batch(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    batch_size: i64,
+) -> Result<usize, ProjectionError> {
+    match projection.batch_mode() {
+        BatchMode::Transaction => run_transactional_batch(pool, projection, batch_size).await,
+        BatchMode::AtLeastOnce => run_at_least_once_batch(pool, projection, batch_size).await,
+    }
+}
+
+/// Reads and acts with no transaction open; the checkpoint moves only from where the batch
+/// started (a second runner that raced this one cannot move it backwards). A crash before the
+/// checkpoint moves hands the same events to the next batch: the consumer's actions are
+/// idempotent.
+async fn run_at_least_once_batch(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    batch_size: i64,
+) -> Result<usize, ProjectionError> {
+    let cursor = checkpoint::read(pool, projection.name())
+        .await?
+        .unwrap_or_default();
+    let events = read_after(pool, cursor, batch_size).await?;
+    let Some(last) = events.last() else {
+        return Ok(0);
+    };
+    let new_cursor: LogCursor = last.cursor();
+    let mut conn = pool.acquire().await?;
+    projection.apply(&mut conn, &events).await?;
+    drop(conn);
+    checkpoint::advance_from(
+        pool,
+        projection.name(),
+        cursor,
+        new_cursor,
+        events.len() as i64,
+    )
+    .await?;
+    Ok(events.len())
+}
+
+async fn run_transactional_batch(
     pool: &PgPool,
     projection: &dyn Projection,
     batch_size: i64,

@@ -152,7 +152,6 @@ impl TestApp {
             meili_url: None,
             meili_key: None,
             commission_bps: 500,
-            checkout_wait: Duration::from_secs(10),
             payment_timeout: Duration::from_secs(30 * 60),
         };
         configure(&mut config);
@@ -385,6 +384,19 @@ impl TestApp {
                 "the process manager did not catch up"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The URL of this test's database.
+    pub fn database_url(&self) -> &str {
+        self.database.as_ref().map_or("", |d| d.url.as_str())
+    }
+
+    /// Stops the in-process server and keeps the database (for a test that serves it from
+    /// another process next). Requests to `base_url` fail from now on.
+    pub async fn stop_server(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = server.shutdown().await;
         }
     }
 

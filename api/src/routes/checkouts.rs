@@ -1,21 +1,18 @@
 //! `POST /v1/checkouts`: one cart across several producers becomes one order per vendor,
-//! sharing a checkout id. The request places the orders; the checkout process manager
-//! (projections::process_manager) reserves their stock from the log and confirms or rejects
-//! them; the reply waits, bounded, for that outcome.
+//! sharing a checkout id, placed, reserved and confirmed in one multi-stream append
+//! (`otop_projections::checkout`). The reply is the committed outcome: 201 with every order
+//! `awaiting_payment`, or 409 naming the lines that cannot be reserved, with nothing written.
 //!
 //! Ids are derived from the caller and its `Idempotency-Key` when there is one, so a checkout
-//! that is retried after a crash places the very same orders again (and finds them there)
-//! instead of a second set.
-
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+//! that is retried after a crash finds the orders it placed instead of placing a second set.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use otop_domain::order::{OrderLine, ShippingAddress, MAX_ORDER_LINES};
+use otop_domain::order::{ShippingAddress, MAX_ORDER_LINES};
 use otop_domain::values::{parse_optional_text, parse_quantity, parse_text, Phone};
-use otop_domain::{FieldError, ListingStatus, OrderCommand, OrderStatus, Role, Validator};
+use otop_domain::{FieldError, OrderStatus, Role, Validator};
+use otop_projections::checkout::{self, place_checkout, CartLine};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -72,8 +69,8 @@ pub struct CheckoutReply {
     pub checkout_id: Uuid,
     /// The log position of the checkout's latest event: wait for it with `?min_position=`.
     pub position: i64,
-    /// `awaiting_payment` when every order's stock is reserved, `pending` if the outcome was
-    /// not known within the wait.
+    /// `awaiting_payment`: every order's stock is reserved (a retry of a checkout whose
+    /// orders moved on since shows their status).
     pub status: String,
     pub orders: Vec<CheckoutOrder>,
 }
@@ -160,54 +157,19 @@ pub async fn create_checkout(
             ));
         }
     }
-    let requested: Vec<Uuid> = body.lines.iter().map(|l| l.listing_id).collect();
     let address = parse_address(body.shipping_address, &mut v);
     v.finish()?;
     let address = address
         .ok_or_else(|| ApiError::Internal("address passed validation but is missing".into()))?;
-
-    // Look every listing up first: what obviously cannot be sold is refused before any order
-    // is placed. The reservation by the process manager remains the real check.
-    let mut by_vendor: BTreeMap<Uuid, Vec<OrderLine>> = BTreeMap::new();
-    let mut unsellable = Vec::new();
-    for (index, (line, quantity)) in body.lines.iter().zip(quantities).enumerate() {
+    let mut lines = Vec::with_capacity(body.lines.len());
+    for (line, quantity) in body.lines.iter().zip(quantities) {
         let quantity = quantity.ok_or_else(|| {
             ApiError::Internal("quantity passed validation but is missing".into())
         })?;
-        let field = format!("lines[{index}].listing_id");
-        let loaded = state.listings.load(&line.listing_id.to_string()).await?;
-        let Some(listing) = loaded.aggregate.state() else {
-            unsellable.push(FieldError::new(
-                field,
-                format!("no listing {}", line.listing_id),
-            ));
-            continue;
-        };
-        if listing.status != ListingStatus::Published {
-            unsellable.push(FieldError::new(
-                field,
-                format!("the listing is {}", listing.status.as_str()),
-            ));
-            continue;
-        }
-        if listing.available < quantity {
-            unsellable.push(FieldError::new(
-                field,
-                format!("only {} available, {quantity} requested", listing.available),
-            ));
-            continue;
-        }
-        by_vendor
-            .entry(listing.vendor_id)
-            .or_default()
-            .push(OrderLine {
-                listing_id: line.listing_id,
-                quantity,
-                unit_price: listing.price,
-            });
-    }
-    if !unsellable.is_empty() {
-        return Err(ApiError::LinesRejected(unsellable));
+        lines.push(CartLine {
+            listing_id: line.listing_id,
+            quantity,
+        });
     }
 
     let checkout_id = match headers
@@ -220,116 +182,37 @@ pub async fn create_checkout(
         ),
         None => Uuid::now_v7(),
     };
-    let mut metadata = ctx.metadata.clone();
-    metadata.correlation_id = checkout_id.to_string();
-    let metadata = metadata.to_map();
-    let mut placed = Vec::new();
-    for (vendor_id, lines) in by_vendor {
-        let order_id = Uuid::new_v5(&checkout_id, vendor_id.as_bytes());
-        let command = OrderCommand::Place {
-            order_id,
-            checkout_id,
-            actor: ctx.actor.clone(),
-            shopper_id: ctx.actor.id.clone(),
-            vendor_id,
-            lines: lines.clone(),
-            shipping_address: address.clone(),
-        };
-        match state
-            .orders
-            .execute(&order_id.to_string(), command, &metadata)
-            .await
-        {
-            Ok(_) => {}
-            // Placed by an earlier attempt of this same checkout.
-            Err(otop_projections::StoreError::Domain(
-                otop_domain::DomainError::AlreadyExists { .. },
-            )) => {}
-            Err(other) => return Err(other.into()),
-        }
-        placed.push((order_id, vendor_id, lines));
-    }
-    tracing::info!(checkout_id = %checkout_id, orders = placed.len(), "checkout placed");
-
-    // Wait, bounded, for the process manager's verdict on every order: it decides an order
-    // while handling its OrderPlaced event, so once its checkpoint has passed the last of
-    // them every order is decided. Polling one checkpoint row keeps the wait cheap.
-    let mut last_placed = None;
-    for (order_id, _, _) in &placed {
-        let position =
-            otop_projections::log::last_position_of(&state.pool, "Order", &order_id.to_string())
-                .await?;
-        if let Some(cursor) = otop_projections::log::cursor_of(&state.pool, position).await? {
-            last_placed = last_placed.max(Some(cursor));
-        }
-    }
-    let deadline = Instant::now() + state.config.checkout_wait;
-    let mut pause = Duration::from_millis(2);
-    while Instant::now() < deadline {
-        let decided = match last_placed {
-            Some(target) => otop_projections::checkpoint::read(
-                &state.pool,
-                otop_projections::process_manager::CHECKOUT_PROCESS,
-            )
-            .await?
-            .is_some_and(|cursor| cursor >= target),
-            None => true,
-        };
-        if decided {
-            break;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-    let mut orders = Vec::with_capacity(placed.len());
-    let mut position = 0;
-    for (order_id, _, _) in &placed {
-        let loaded = state.orders.load(&order_id.to_string()).await?;
-        let order = loaded
-            .aggregate
-            .0
-            .ok_or_else(|| ApiError::Internal(format!("order {order_id} vanished")))?;
-        orders.push(order);
-    }
-    let rejected: Vec<_> = orders
-        .iter()
-        .filter(|o| o.status == OrderStatus::Rejected)
-        .collect();
-    let requested = &requested;
-    let failed_lines: Vec<FieldError> = rejected
-        .iter()
-        .filter_map(|order| order.status_reason.as_ref().map(|reason| (order, reason)))
-        .flat_map(|(order, reason)| {
-            order.lines.iter().filter_map(move |line| {
-                let index = requested.iter().position(|id| *id == line.listing_id)?;
-                reason
-                    .contains(&line.listing_id.to_string())
-                    .then(|| FieldError::new(format!("lines[{index}].listing_id"), reason.clone()))
-            })
-        })
-        .collect();
-    if !failed_lines.is_empty() {
-        return Err(ApiError::LinesRejected(failed_lines));
-    }
-    let settled = orders.iter().all(|o| o.status != OrderStatus::Pending);
-    if !rejected.is_empty() {
-        // Turned down because a sibling failed; the failing line is on the sibling.
-        return Err(ApiError::Conflict(
-            "the checkout could not be reserved".into(),
-        ));
-    }
-    for (order_id, _, _) in &placed {
-        position = position.max(
-            otop_projections::log::last_position_of(&state.pool, "Order", &order_id.to_string())
-                .await?,
-        );
-    }
-    let status = if settled {
-        "awaiting_payment"
-    } else {
-        "pending"
+    let request = checkout::CheckoutRequest {
+        checkout_id,
+        lines,
+        shipping_address: address,
+        metadata: ctx.metadata.clone(),
     };
-    let orders = orders
+    let placed = place_checkout(&state.events, &request).await?;
+    tracing::info!(
+        checkout_id = %checkout_id,
+        orders = placed.orders.len(),
+        position = placed.position,
+        already_placed = placed.already_placed,
+        "checkout placed"
+    );
+    let status = if placed
+        .orders
+        .iter()
+        .all(|o| o.status == OrderStatus::AwaitingPayment)
+    {
+        "awaiting_payment".to_string()
+    } else {
+        // A retry of a checkout whose orders moved on since (paid, cancelled, expired).
+        placed
+            .orders
+            .first()
+            .map_or("", |o| o.status.as_str())
+            .to_string()
+    };
+    let position = placed.position;
+    let orders = placed
+        .orders
         .iter()
         .map(|order| CheckoutOrder {
             id: order.id,
@@ -343,7 +226,7 @@ pub async fn create_checkout(
         Json(CheckoutReply {
             checkout_id,
             position,
-            status: status.to_string(),
+            status,
             orders,
         }),
     ))
