@@ -204,7 +204,14 @@ async fn decide_checkout(
         return Ok((AppendBatch::default(), placed));
     }
 
-    // Reserve every line on its listing, under the listing's own rules.
+    // Reserve every line on its listing, under the listing's own rules. The platform
+    // reserves and confirms, in the checkout's correlation, caused by the order's placement.
+    let platform = |order_id: Uuid| {
+        let mut caused = metadata.clone();
+        caused.actor = Actor::system();
+        caused.causation_id = placement_of(order_id);
+        caused.to_map()
+    };
     for (index, line, stream) in &mut listings {
         let Some(vendor_id) = stream.aggregate().state().map(|l| l.vendor_id) else {
             continue;
@@ -218,14 +225,12 @@ async fn decide_checkout(
             continue;
         };
         let order_id = order_ids[&vendor_id];
-        let mut reserved_for = metadata.clone();
-        reserved_for.causation_id = placement_of(order_id);
         let reserve = ListingCommand::Reserve {
             order_id,
             quantity: line.quantity,
             vendor,
         };
-        if let Err(refusal) = stream.handle(reserve, &reserved_for.to_map()).await {
+        if let Err(refusal) = stream.handle(reserve, &platform(order_id)).await {
             refusals.push(LineRefusal {
                 index: *index,
                 listing_id: line.listing_id,
@@ -238,9 +243,12 @@ async fn decide_checkout(
         return Err(refuse(CheckoutError::Lines(refusals)));
     }
 
-    // Place and confirm one order per vendor.
+    // Place and confirm one order per vendor. The batch holds what happened in the order it
+    // happened: each order placed, its lines' stock reserved, the order confirmed; orders by
+    // vendor id and listings by id, so two checkouts never wait for each other crosswise.
+    listings.sort_by_key(|(_, line, _)| line.listing_id);
     let placed_by = metadata.to_map();
-    let mut confirmed_by = metadata.clone();
+    let every = events.snapshot_every();
     let mut batch = AppendBatch::default();
     for (order, (vendor_id, lines)) in orders.iter_mut().zip(by_vendor) {
         let order_id = order_ids[&vendor_id];
@@ -257,18 +265,20 @@ async fn decide_checkout(
             .handle(place, &placed_by)
             .await
             .map_err(|e| refuse(CheckoutError::Domain(e)))?;
-        confirmed_by.causation_id = placement_of(order_id);
+        batch.add(order, every)?;
+        for (_, _, stream) in listings.iter_mut().filter(|(_, _, stream)| {
+            stream.aggregate().state().map(|l| l.vendor_id) == Some(vendor_id)
+        }) {
+            batch.add(stream, every)?;
+        }
         let confirm = OrderCommand::Confirm {
             actor: Actor::system(),
         };
         order
-            .handle(confirm, &confirmed_by.to_map())
+            .handle(confirm, &platform(order_id))
             .await
             .map_err(|e| refuse(CheckoutError::Domain(e)))?;
-        batch.add(order, events.snapshot_every())?;
-    }
-    for (_, _, stream) in &listings {
-        batch.add(stream, events.snapshot_every())?;
+        batch.add(order, every)?;
     }
     let placed = PlacedCheckout {
         checkout_id: request.checkout_id,
@@ -366,12 +376,12 @@ async fn decide_placed_order(
         let confirm = OrderCommand::Confirm {
             actor: Actor::system(),
         };
-        // Pending was checked above, so confirming cannot be refused.
-        let _ = order.handle(confirm, metadata).await;
-        batch.add(&order, events.snapshot_every())?;
-        for stream in &listings {
+        for stream in &mut listings {
             batch.add(stream, events.snapshot_every())?;
         }
+        // Pending was checked above, so confirming cannot be refused.
+        let _ = order.handle(confirm, metadata).await;
+        batch.add(&mut order, events.snapshot_every())?;
         return Ok((batch, PlacedOrderOutcome::Confirmed));
     }
     // Start from the listings as stored: release whatever this order already held.
@@ -393,7 +403,7 @@ async fn decide_placed_order(
         failed_listings: refused.iter().map(|(listing, _)| *listing).collect(),
     };
     let _ = order.handle(reject, metadata).await;
-    batch.add(&order, events.snapshot_every())?;
+    batch.add(&mut order, events.snapshot_every())?;
     Ok((batch, PlacedOrderOutcome::Rejected))
 }
 
@@ -449,7 +459,7 @@ pub async fn move_order_stock(
                 };
                 // Release and commit are never refused: without a reservation they are no-ops.
                 let _ = stream.handle(command, metadata).await;
-                batch.add(&stream, events.snapshot_every())?;
+                batch.add(&mut stream, events.snapshot_every())?;
             }
             Ok::<_, DecisionError<std::convert::Infallible>>((batch, ()))
         })

@@ -129,6 +129,8 @@ pub struct Stream<A: Aggregate> {
     events_replayed: usize,
     last_position: i64,
     new_events: Vec<(A::Event, Arc<str>)>,
+    /// How many of `new_events` are in an [`AppendBatch`] already.
+    added: usize,
 }
 
 impl<A: Aggregate<Services = ()>> Stream<A> {
@@ -259,16 +261,24 @@ impl AppendBatch {
         self.events.len()
     }
 
-    /// Adds what `stream`'s decision recorded (nothing when it recorded nothing).
-    pub fn add<A>(&mut self, stream: &Stream<A>, snapshot_every: usize) -> Result<(), AppendError>
+    /// Adds the events `stream`'s decision recorded since it was last added (so a decision
+    /// can interleave streams in the order things happened: an order placed, its stock
+    /// reserved, the order confirmed), and its snapshot when one falls due.
+    pub fn add<A>(
+        &mut self,
+        stream: &mut Stream<A>,
+        snapshot_every: usize,
+    ) -> Result<(), AppendError>
     where
         A: Aggregate<Services = ()>,
     {
-        if stream.new_events.is_empty() {
+        if stream.added == stream.new_events.len() {
             return Ok(());
         }
-        for ((event, metadata), sequence) in
-            stream.new_events.iter().zip(stream.last_sequence + 1..)
+        let first_sequence = stream.last_sequence + stream.added + 1;
+        for ((event, metadata), sequence) in stream.new_events[stream.added..]
+            .iter()
+            .zip(first_sequence..)
         {
             self.events.push(PendingEvent {
                 aggregate_type: A::TYPE,
@@ -281,11 +291,15 @@ impl AppendBatch {
                 metadata: metadata.clone(),
             });
         }
+        stream.added = stream.new_events.len();
         let last_sequence = stream.last_sequence;
         let new_last_sequence = last_sequence + stream.new_events.len();
         let snapshot_due = snapshot_every > 0
             && new_last_sequence / snapshot_every > last_sequence / snapshot_every;
         if snapshot_due {
+            // One snapshot row per stream and statement: the state after all its events.
+            self.snapshots
+                .retain(|s| !(s.aggregate_type == A::TYPE && s.aggregate_id == stream.id));
             self.snapshots.push(PendingSnapshot {
                 aggregate_type: A::TYPE,
                 aggregate_id: stream.id.clone(),
@@ -494,6 +508,7 @@ impl EventStore {
             events_replayed,
             last_position: raw.last_position,
             new_events: Vec::new(),
+            added: 0,
         })
     }
 
@@ -521,19 +536,17 @@ impl EventStore {
     }
 
     /// Appends `batch` in one statement: all of it or, on any conflict or error, none of it.
-    pub async fn append(&self, mut batch: AppendBatch) -> Result<AppendOutcome, AppendError> {
+    ///
+    /// Rows are inserted in the order the decision added them, so the log shows what
+    /// happened in the order it happened. Two appends that share streams wait for each other
+    /// on the events' key, and the later one fails its check; decisions that share streams
+    /// add them in one order (a checkout: orders by vendor id, listings by id) so that they
+    /// never wait for each other crosswise. Should two processes still deadlock, PostgreSQL
+    /// aborts one, and that is retried as a conflict.
+    pub async fn append(&self, batch: AppendBatch) -> Result<AppendOutcome, AppendError> {
         if batch.events.is_empty() {
             return Ok(AppendOutcome::default());
         }
-        // Every writer inserts streams in one order, so two appends that share streams wait
-        // for each other (and the later one fails its check) instead of deadlocking.
-        batch.events.sort_by(|a, b| {
-            (a.aggregate_type, &a.aggregate_id, a.sequence).cmp(&(
-                b.aggregate_type,
-                &b.aggregate_id,
-                b.sequence,
-            ))
-        });
         let events = &batch.events;
         let column = |f: fn(&PendingEvent) -> String| events.iter().map(f).collect::<Vec<_>>();
         let snapshots = &batch.snapshots;
@@ -793,7 +806,7 @@ where
                         .await
                         .map_err(DecisionError::Refused)?;
                     let mut batch = AppendBatch::default();
-                    batch.add(&stream, events.snapshot_every)?;
+                    batch.add(&mut stream, events.snapshot_every)?;
                     Ok((batch, stream))
                 }
             })

@@ -340,10 +340,12 @@ async fn an_order_as_of_any_instant_is_replayed_from_the_log() {
     };
     let token = auditor(&app);
 
+    // Placing and confirming are one transaction recorded at one instant: at that instant
+    // the order already awaits payment (no reader ever saw it pending).
+    assert_eq!(time(0), time(1), "placed and confirmed together");
     // Exactly at each event, the order is as that event left it.
     for (index, expected) in [
-        (0usize, "pending"),
-        (1, "awaiting_payment"),
+        (1usize, "awaiting_payment"),
         (2, "paid"),
         (3, "accepted"),
         (4, "cancelled"),

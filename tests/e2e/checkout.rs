@@ -960,3 +960,98 @@ async fn a_slow_process_manager_batch_delays_no_other_reader_of_the_log() {
         "a batch held in a transaction must stall the read (else this test proves nothing)"
     );
 }
+
+/// Orders placed by the saga checkouts used before (an `OrderPlaced` alone, stock still to
+/// reserve) keep working from the log as it was written: the process manager reserves and
+/// confirms them, or rejects them and turns their checkout's other orders down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orders_placed_by_the_earlier_saga_are_still_settled() {
+    use otop_domain::order::{OrderLine, ShippingAddress};
+    use otop_domain::values::{Phone, Satang};
+    use otop_domain::{Actor, EventMetadata, OrderCommand, Role};
+
+    let app = TestApp::spawn().await;
+    let silk = app.approved_vendor("กลุ่มไหม").await;
+    let silver = app.approved_vendor("กลุ่มเงิน").await;
+    let plenty = app.published_listing(silk, 10).await;
+    let scarce = app.published_listing(silver, 1).await;
+    let store = AggregateStore::<Order>::new(app.pool.clone());
+    let shopper = Actor::new("old-saga", Role::Shopper);
+    let place =
+        |checkout_id: Uuid, vendor_id: Uuid, listing_id: Uuid, quantity: u32| OrderCommand::Place {
+            order_id: otop_projections::checkout::order_id_of(checkout_id, vendor_id),
+            checkout_id,
+            actor: shopper.clone(),
+            shopper_id: shopper.id.clone(),
+            vendor_id,
+            lines: vec![OrderLine {
+                listing_id,
+                quantity,
+                unit_price: Satang::parse("price", 350_000).expect("price"),
+            }],
+            shipping_address: ShippingAddress {
+                name: "สมศรี".into(),
+                phone: Phone::parse("phone", "081-234-5678").expect("phone"),
+                line1: "12 หมู่ 3".into(),
+                line2: None,
+                subdistrict: None,
+                district: None,
+                province: "สุรินทร์".into(),
+                postcode: "32000".into(),
+            },
+        };
+    let metadata =
+        EventMetadata::for_request(shopper.clone(), "old-saga", chrono::Utc::now()).to_map();
+    // One checkout that can be reserved, one whose second order cannot.
+    let good = Uuid::now_v7();
+    let bad = Uuid::now_v7();
+    let mut placed = Vec::new();
+    for (checkout_id, vendor, listing, quantity) in [
+        (good, silk, plenty, 2),
+        (bad, silk, plenty, 1),
+        (bad, silver, scarce, 5),
+    ] {
+        let command = place(checkout_id, vendor, listing, quantity);
+        let OrderCommand::Place { order_id, .. } = &command else {
+            unreachable!("a place command")
+        };
+        placed.push(*order_id);
+        store
+            .execute(&order_id.to_string(), command, &metadata)
+            .await
+            .expect("placed the old way");
+    }
+    app.wait_for_checkout_process().await;
+    let status = |order: Uuid| {
+        let store = &store;
+        async move {
+            store
+                .load(&order.to_string())
+                .await
+                .expect("load")
+                .aggregate
+                .0
+                .expect("order")
+                .status
+        }
+    };
+    assert_eq!(status(placed[0]).await, OrderStatus::AwaitingPayment);
+    assert_eq!(
+        status(placed[2]).await,
+        OrderStatus::Rejected,
+        "5 of 1 unit"
+    );
+    assert!(
+        matches!(
+            status(placed[1]).await,
+            OrderStatus::Rejected | OrderStatus::Cancelled
+        ),
+        "its sibling is turned down"
+    );
+    app.wait_for_checkout_process().await;
+    let state = listing_state(&app, plenty).await;
+    assert_eq!(state.available, 8, "only the good checkout holds stock");
+    assert_eq!(state.reservations.len(), 1);
+    assert_eq!(listing_state(&app, scarce).await.available, 1);
+    app.cleanup().await;
+}

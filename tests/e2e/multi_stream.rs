@@ -102,7 +102,7 @@ async fn reserve_both(
                     .handle(reserve, &metadata())
                     .await
                     .map_err(DecisionError::Refused)?;
-                batch.add(&stream, store.snapshot_every())?;
+                batch.add(&mut stream, store.snapshot_every())?;
             }
             Ok((batch, ()))
         })
