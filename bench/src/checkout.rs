@@ -158,11 +158,22 @@ impl Client {
         Ok((status, response.bytes().await?.to_vec()))
     }
 
+    /// Checks out `lines` as `shopper`; the reply's status and JSON body.
     pub async fn checkout(
         &self,
         shopper: &str,
         lines: &[(Uuid, u32)],
-    ) -> anyhow::Result<reqwest::StatusCode> {
+    ) -> anyhow::Result<(reqwest::StatusCode, Value)> {
+        self.checkout_with_token(&self.token(Actor::new(shopper, Role::Shopper)), lines)
+            .await
+    }
+
+    /// Like [`Client::checkout`], with a token signed beforehand.
+    pub async fn checkout_with_token(
+        &self,
+        token: &str,
+        lines: &[(Uuid, u32)],
+    ) -> anyhow::Result<(reqwest::StatusCode, Value)> {
         let body = json!({
             "lines": lines.iter().map(|(id, q)| json!({"listing_id": id, "quantity": q})).collect::<Vec<_>>(),
             "shipping_address": {"name": "ผู้ซื้อ", "phone": "0812345678", "line1": "1 หมู่ 1", "province": "สุรินทร์", "postcode": "32000"},
@@ -170,11 +181,12 @@ impl Client {
         let response = self
             .http
             .post(format!("{}/v1/checkouts", self.base))
-            .bearer_auth(self.token(Actor::new(shopper, Role::Shopper)))
+            .bearer_auth(token)
             .json(&body)
             .send()
             .await?;
-        Ok(response.status())
+        let status = response.status();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
 }
 
@@ -196,47 +208,138 @@ pub fn two_vendor_cart(listings: Vec<(Uuid, Uuid)>) -> Cart {
     })
 }
 
+/// What a run of checkouts did: how many, for how long, and each one's time to its reply.
+pub struct CheckoutRun {
+    pub checkouts: usize,
+    pub seconds: f64,
+    pub latencies: Vec<Duration>,
+}
+
 /// Runs `clients` shoppers for `duration`, each checking out `cart(i)` again and again.
 pub async fn run_checkouts(
     client: Arc<Client>,
     clients: usize,
     duration: Duration,
     cart: Cart,
-) -> anyhow::Result<(usize, f64)> {
-    let done = Arc::new(AtomicUsize::new(0));
+) -> anyhow::Result<CheckoutRun> {
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|shopper| {
             let client = client.clone();
-            let done = done.clone();
             let cart = cart.clone();
             tokio::spawn(async move {
+                let token = client.token(Actor::new(format!("shopper-{shopper}"), Role::Shopper));
+                let mut latencies = Vec::new();
                 let mut round = 0;
                 while started.elapsed() < duration {
-                    let status = client
-                        .checkout(
-                            &format!("shopper-{shopper}"),
-                            &cart(shopper * 1_000_000 + round),
-                        )
+                    let sent = Instant::now();
+                    let (status, body) = client
+                        .checkout_with_token(&token, &cart(shopper * 1_000_000 + round))
                         .await?;
                     anyhow::ensure!(
                         status == reqwest::StatusCode::CREATED,
-                        "checkout answered {status}"
+                        "checkout answered {status}: {body}"
                     );
-                    done.fetch_add(1, Ordering::Relaxed);
+                    latencies.push(sent.elapsed());
                     round += 1;
                 }
-                anyhow::Ok(())
+                anyhow::Ok(latencies)
             })
         })
         .collect();
+    let mut latencies = Vec::new();
     for task in tasks {
-        task.await??;
+        latencies.extend(task.await??);
     }
-    Ok((
-        done.load(Ordering::Relaxed),
-        started.elapsed().as_secs_f64(),
-    ))
+    Ok(CheckoutRun {
+        checkouts: latencies.len(),
+        seconds: started.elapsed().as_secs_f64(),
+        latencies,
+    })
+}
+
+/// A flash sale: `shoppers` at once, each for one unit of one listing stocked with `units`.
+pub struct FlashSale {
+    pub shoppers: usize,
+    pub units: usize,
+    pub sold: usize,
+    pub refused: usize,
+    /// Replies that were neither 201 `awaiting_payment` nor 409 (must be none).
+    pub other_replies: usize,
+    /// Requests that got no reply at all (must be none).
+    pub dropped: usize,
+    /// From the start until the last unit's 201.
+    pub sold_out: Duration,
+    /// From the start until the last 409.
+    pub slowest_refusal: Duration,
+    /// From the start until the last reply of any kind.
+    pub last_reply: Duration,
+}
+
+/// Sends every shopper's checkout at the same moment and times every reply from it.
+pub async fn flash_sale(
+    client: Arc<Client>,
+    listing: Uuid,
+    shoppers: usize,
+    units: usize,
+) -> anyhow::Result<FlashSale> {
+    let tokens: Vec<String> = (0..shoppers)
+        .map(|i| client.token(Actor::new(format!("flash-{i}"), Role::Shopper)))
+        .collect();
+    let start = Arc::new(tokio::sync::Barrier::new(shoppers + 1));
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let (client, start) = (client.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let began = Instant::now();
+                let reply = client.checkout_with_token(&token, &[(listing, 1)]).await;
+                (reply.ok(), began)
+            })
+        })
+        .collect();
+    start.wait().await;
+    let began = Instant::now();
+    let mut sale = FlashSale {
+        shoppers,
+        units,
+        sold: 0,
+        refused: 0,
+        other_replies: 0,
+        dropped: 0,
+        sold_out: Duration::ZERO,
+        slowest_refusal: Duration::ZERO,
+        last_reply: Duration::ZERO,
+    };
+    for task in tasks {
+        let (reply, _) = task.await?;
+        let at = began.elapsed();
+        let Some((status, body)) = reply else {
+            sale.dropped += 1;
+            continue;
+        };
+        sale.last_reply = sale.last_reply.max(at);
+        match status {
+            reqwest::StatusCode::CREATED if body["status"] == "awaiting_payment" => {
+                sale.sold += 1;
+                sale.sold_out = sale.sold_out.max(at);
+            }
+            reqwest::StatusCode::CONFLICT => {
+                sale.refused += 1;
+                sale.slowest_refusal = sale.slowest_refusal.max(at);
+            }
+            _ => sale.other_replies += 1,
+        }
+    }
+    anyhow::ensure!(
+        sale.sold == units && sale.other_replies == 0 && sale.dropped == 0,
+        "the flash sale went wrong: {} sold of {units}, {} other replies, {} dropped",
+        sale.sold,
+        sale.other_replies,
+        sale.dropped
+    );
+    Ok(sale)
 }
 
 /// Appends single-event aggregates through postgres-es's own repository from `clients`
@@ -297,8 +400,8 @@ pub async fn run(
         .fetch_one(pool)
         .await?;
     let cart = two_vendor_cart(shop.listings.clone());
-    let (checkouts, elapsed) =
-        run_checkouts(client.clone(), 8, Duration::from_secs(seconds), cart).await?;
+    let run = run_checkouts(client.clone(), 8, Duration::from_secs(seconds), cart).await?;
+    let (checkouts, elapsed) = (run.checkouts, run.seconds);
     let after: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(pool)
         .await?;
@@ -341,9 +444,9 @@ pub async fn run(
         let client = client.clone();
         async move {
             let cart = Arc::new(move |_| vec![(listing, 1)]);
-            let (count, seconds) =
+            let run =
                 run_checkouts(client, 8, Duration::from_secs(seconds.max(2) / 2), cart).await?;
-            anyhow::Ok(count as f64 / seconds)
+            anyhow::Ok(run.checkouts as f64 / run.seconds)
         }
     };
     let busy_listing_rate = measure(busy).await?;

@@ -98,6 +98,10 @@ impl Scale {
     };
 }
 
+/// The flash sale: this many shoppers at once for [`FLASH_SALE_UNITS`] units of one listing.
+const FLASH_SALE_SHOPPERS: usize = 500;
+const FLASH_SALE_UNITS: usize = 100;
+
 /// The figures a complete report holds (JSON pointers); each must be a positive number.
 pub const REQUIRED_FIGURES: &[&str] = &[
     "/limits/single_row_insert_commits_per_second/clients_1",
@@ -110,6 +114,16 @@ pub const REQUIRED_FIGURES: &[&str] = &[
     "/commands/checkout/clients_8/commands_per_second",
     "/commands/price_change/clients_8/events_per_second",
     "/commands/checkout/clients_8/events_per_second",
+    "/commands/checkout/clients_8/p50_ms",
+    "/commands/checkout/clients_8/p99_ms",
+    "/commands/checkout/clients_8/of_single_row_commits",
+    "/commands/price_change/clients_8/of_single_row_commits",
+    "/commands/price_change/clients_8/p99_ms",
+    "/commands/flash_sale/sold_out_ms",
+    "/commands/flash_sale/slowest_refusal_ms",
+    "/commands/flash_sale/last_reply_ms",
+    "/freshness/orders_read_model_ms/p50",
+    "/freshness/orders_read_model_ms/p99",
     "/freshness/read_model_ms/p50",
     "/freshness/read_model_ms/p99",
     "/freshness/search_index_ms/p50",
@@ -332,18 +346,26 @@ async fn run_on(
             "read_model_ms": {"p50": through.freshness.read_model.0, "p99": through.freshness.read_model.1},
             "search_index_ms": {"p50": through.freshness.search.0, "p99": through.freshness.search.1},
             "commands": through.freshness.commands,
+            "orders_read_model_ms": {"p50": through.freshness.orders_read_model.0, "p99": through.freshness.orders_read_model.1},
+            "checkouts": through.freshness.checkouts,
         }),
         format!(
             "## Freshness: command reply → visible\n\n\
              {} price changes through HTTP, 8 clients at about 20 commands/s each.\n\n\
              | visible in | p50 | p99 |\n|---|---|---|\n\
              | read model (`listing_catalog`) | {:.1} ms | {:.1} ms |\n\
-             | search index | {:.1} ms | {:.1} ms |\n",
+             | search index | {:.1} ms | {:.1} ms |\n\n\
+             {} checkouts (2 vendors x 2 lines) through HTTP, 8 shoppers at about 20 checkouts/s each.\n\n\
+             | visible in | p50 | p99 |\n|---|---|---|\n\
+             | read model (`order_summaries`) | {:.1} ms | {:.1} ms |\n",
             through.freshness.commands,
             through.freshness.read_model.0,
             through.freshness.read_model.1,
             through.freshness.search.0,
             through.freshness.search.1,
+            through.freshness.checkouts,
+            through.freshness.orders_read_model.0,
+            through.freshness.orders_read_model.1,
         ),
     );
     report.section("search", Value::Object(search_json), search_md);
@@ -830,6 +852,8 @@ struct Throughput {
     commands: usize,
     events: i64,
     seconds: f64,
+    /// p50 and p99 of the time from request to reply, in ms.
+    latency_ms: (f64, f64),
 }
 
 impl Throughput {
@@ -845,12 +869,16 @@ struct Commands {
     json: Value,
     price: [Throughput; 2],
     checkout: [Throughput; 2],
+    flash_sale: checkout::FlashSale,
 }
 
 struct Freshness {
     commands: usize,
     read_model: (f64, f64),
     search: (f64, f64),
+    /// Checkouts timed from their reply to the orders read model.
+    checkouts: usize,
+    orders_read_model: (f64, f64),
 }
 
 struct Section {
@@ -884,19 +912,35 @@ async fn through_api(
     let price_8 = price_changes(pool, &client, &shop.listings, 8, duration).await?;
     let checkout_1 = checkouts(pool, &client, &shop.listings, 1, duration).await?;
     let checkout_8 = checkouts(pool, &client, &shop.listings, 8, duration).await?;
-    let row = |t: &Throughput, bare: f64| {
+    let flash_shop = checkout::catalog(&client, 1, FLASH_SALE_UNITS as i64).await?;
+    let flash_sale = checkout::flash_sale(
+        client.clone(),
+        flash_shop.listings[0].0,
+        FLASH_SALE_SHOPPERS,
+        FLASH_SALE_UNITS,
+    )
+    .await?;
+    let row = |t: &Throughput, bare: f64, commits: f64| {
         json!({"commands_per_second": t.commands_per_second(), "events_per_second": t.events_per_second(),
                "events_per_command": t.events as f64 / t.commands.max(1) as f64,
-               "events_of_bare": t.events_per_second() / bare, "commands": t.commands})
+               "events_of_bare": t.events_per_second() / bare, "commands": t.commands,
+               "of_single_row_commits": t.commands_per_second() / commits,
+               "p50_ms": t.latency_ms.0, "p99_ms": t.latency_ms.1})
     };
+    let ms = |d: Duration| d.as_secs_f64() * 1_000.0;
     let commands = Commands {
         json: json!({
-            "price_change": {"clients_1": row(&price_1, limits.bare_1), "clients_8": row(&price_8, limits.bare_8)},
-            "checkout": {"clients_1": row(&checkout_1, limits.bare_1), "clients_8": row(&checkout_8, limits.bare_8)},
+            "price_change": {"clients_1": row(&price_1, limits.bare_1, limits.insert_1), "clients_8": row(&price_8, limits.bare_8, limits.insert_8)},
+            "checkout": {"clients_1": row(&checkout_1, limits.bare_1, limits.insert_1), "clients_8": row(&checkout_8, limits.bare_8, limits.insert_8)},
             "bare_of_limit": {"clients_1": limits.bare_1 / limits.insert_1, "clients_8": limits.bare_8 / limits.insert_8},
+            "flash_sale": {"shoppers": flash_sale.shoppers, "units": flash_sale.units, "sold": flash_sale.sold,
+                           "refused": flash_sale.refused, "other_replies": flash_sale.other_replies, "dropped": flash_sale.dropped,
+                           "sold_out_ms": ms(flash_sale.sold_out), "slowest_refusal_ms": ms(flash_sale.slowest_refusal),
+                           "last_reply_ms": ms(flash_sale.last_reply)},
         }),
         price: [price_1, price_8],
         checkout: [checkout_1, checkout_8],
+        flash_sale,
     };
 
     let freshness = freshness(
@@ -953,9 +997,10 @@ async fn price_changes(
             let client = client.clone();
             tokio::spawn(async move {
                 let token = client.token(Actor::vendor("bench-vendor", vendor));
-                let mut done = 0usize;
+                let mut latencies = Vec::new();
                 while started.elapsed() < duration {
-                    let price = 300_000 + (done % 1_000) as i64 * 100;
+                    let price = 300_000 + (latencies.len() % 1_000) as i64 * 100;
+                    let sent = Instant::now();
                     let (status, body) = client
                         .put(
                             &format!("/v1/listings/{listing}/price"),
@@ -964,21 +1009,22 @@ async fn price_changes(
                         )
                         .await?;
                     anyhow::ensure!(status.is_success(), "price change: {status} {body}");
-                    done += 1;
+                    latencies.push(sent.elapsed());
                 }
-                anyhow::Ok(done)
+                anyhow::Ok(latencies)
             })
         })
         .collect();
-    let mut commands = 0;
+    let mut latencies = Vec::new();
     for task in tasks {
-        commands += task.await??;
+        latencies.extend(task.await??);
     }
     let seconds = started.elapsed().as_secs_f64();
     Ok(Throughput {
-        commands,
+        commands: latencies.len(),
         events: events_after(pool, before).await?,
         seconds,
+        latency_ms: p50_p99_ms(&mut latencies),
     })
 }
 
@@ -992,12 +1038,12 @@ async fn checkouts(
 ) -> anyhow::Result<Throughput> {
     let before = head_position(pool).await?;
     let cart = checkout::two_vendor_cart(listings.to_vec());
-    let (commands, seconds) =
-        checkout::run_checkouts(client.clone(), clients, duration, cart).await?;
+    let mut run = checkout::run_checkouts(client.clone(), clients, duration, cart).await?;
     Ok(Throughput {
-        commands,
+        commands: run.checkouts,
         events: events_after(pool, before).await?,
-        seconds,
+        seconds: run.seconds,
+        latency_ms: p50_p99_ms(&mut run.latencies),
     })
 }
 
@@ -1023,21 +1069,96 @@ fn commands_markdown(limits: &Limits, commands: &Commands) -> String {
     ] {
         markdown.push_str(&format!(
             "| {name} | {:.1} commands/s ({:.0} events/s) | {:.1} commands/s ({:.0} events/s) |\n\
-             | {name}: events / bare | {:.2} | {:.2} |\n",
+             | {name}: commands / single-row commits | {:.3} | {:.3} |\n\
+             | {name}: events / bare | {:.2} | {:.2} |\n\
+             | {name}: p50 / p99 | {:.1} / {:.1} ms | {:.1} / {:.1} ms |\n",
             pair[0].commands_per_second(),
             pair[0].events_per_second(),
             pair[1].commands_per_second(),
             pair[1].events_per_second(),
+            pair[0].commands_per_second() / limits.insert_1,
+            pair[1].commands_per_second() / limits.insert_8,
             pair[0].events_per_second() / limits.bare_1,
             pair[1].events_per_second() / limits.bare_8,
+            pair[0].latency_ms.0,
+            pair[0].latency_ms.1,
+            pair[1].latency_ms.0,
+            pair[1].latency_ms.1,
         ));
     }
+    let sale = &commands.flash_sale;
+    markdown.push_str(&format!(
+        "\n### Flash sale\n\n         {} shoppers at once through HTTP, one unit each, for {} units of one listing.\n\n         | measure | value |\n|---|---|\n         | sold / refused (409) / other replies / no reply | {} / {} / {} / {} |\n         | sold out after | {:.0} ms |\n         | the slowest refusal after | {:.0} ms |\n         | the last reply after | {:.0} ms |\n",
+        sale.shoppers,
+        sale.units,
+        sale.sold,
+        sale.refused,
+        sale.other_replies,
+        sale.dropped,
+        sale.sold_out.as_secs_f64() * 1_000.0,
+        sale.slowest_refusal.as_secs_f64() * 1_000.0,
+        sale.last_reply.as_secs_f64() * 1_000.0,
+    ));
     markdown
 }
 
-/// Price changes at a steady rate; one observer times each from its reply until the catalog
-/// checkpoint (moved with the read model) and the search checkpoint (moved after the index
-/// commit) pass it.
+/// Commands timed from their reply until checkpoints pass their event.
+type Observer = (
+    tokio::sync::mpsc::UnboundedSender<(LogCursor, Instant)>,
+    tokio::task::JoinHandle<anyhow::Result<Vec<Vec<Duration>>>>,
+);
+
+/// Times each command sent to it, from its reply until every checkpoint of `checkpoints` has
+/// passed its event: one list of times per checkpoint, in that order. It finishes once every
+/// sender is gone and every command is visible.
+fn observe_checkpoints(pool: PgPool, checkpoints: Vec<&'static str>, give_up: Instant) -> Observer {
+    let (sent, mut received) = tokio::sync::mpsc::unbounded_channel::<(LogCursor, Instant)>();
+    let task = tokio::spawn(async move {
+        let mut waiting: Vec<(LogCursor, Instant, Vec<Option<Duration>>)> = Vec::new();
+        let mut visible: Vec<Vec<Duration>> = vec![Vec::new(); checkpoints.len()];
+        loop {
+            while let Ok((cursor, replied)) = received.try_recv() {
+                waiting.push((cursor, replied, vec![None; checkpoints.len()]));
+            }
+            let senders_done = received.is_closed() && received.is_empty();
+            if !waiting.is_empty() {
+                let mut passed = Vec::with_capacity(checkpoints.len());
+                for name in &checkpoints {
+                    passed.push(checkpoint::read(&pool, name).await?.unwrap_or_default());
+                }
+                let now = Instant::now();
+                waiting.retain_mut(|(cursor, replied, seen)| {
+                    for (slot, at) in seen.iter_mut().zip(&passed) {
+                        if slot.is_none() && *at >= *cursor {
+                            *slot = Some(now - *replied);
+                        }
+                    }
+                    if seen.iter().any(Option::is_none) {
+                        return true;
+                    }
+                    for (times, slot) in visible.iter_mut().zip(seen.iter()) {
+                        times.push(slot.unwrap_or_default());
+                    }
+                    false
+                });
+            }
+            if senders_done && waiting.is_empty() {
+                return anyhow::Ok(visible);
+            }
+            anyhow::ensure!(
+                Instant::now() < give_up,
+                "{} commands never became visible",
+                waiting.len()
+            );
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+    });
+    (sent, task)
+}
+
+/// Price changes at a steady rate, timed from each reply until the catalog checkpoint (moved
+/// with the read model) and the search checkpoint (moved after the index commit) pass it;
+/// then checkouts at a steady rate, timed until the orders checkpoint passes them.
 async fn freshness(
     pool: &PgPool,
     client: &Arc<Client>,
@@ -1045,52 +1166,14 @@ async fn freshness(
     duration: Duration,
 ) -> anyhow::Result<Freshness> {
     let deadline = Instant::now() + duration;
-    let (sent, mut received) = tokio::sync::mpsc::unbounded_channel::<(LogCursor, Instant)>();
-    let observer = {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            // (cursor, replied, seen in read model)
-            let mut waiting: Vec<(LogCursor, Instant, Option<Duration>)> = Vec::new();
-            let mut read_model = Vec::new();
-            let mut search = Vec::new();
-            let give_up = deadline + Duration::from_secs(60);
-            loop {
-                while let Ok((cursor, replied)) = received.try_recv() {
-                    waiting.push((cursor, replied, None));
-                }
-                let senders_done = received.is_closed() && received.is_empty();
-                if !waiting.is_empty() {
-                    let catalog = checkpoint::read(&pool, ProjectionKind::Catalog.name())
-                        .await?
-                        .unwrap_or_default();
-                    let indexed = checkpoint::read(&pool, otop_api::search_feed::SEARCH_PROJECTION)
-                        .await?
-                        .unwrap_or_default();
-                    let now = Instant::now();
-                    waiting.retain_mut(|(cursor, replied, seen)| {
-                        if seen.is_none() && catalog >= *cursor {
-                            *seen = Some(now - *replied);
-                        }
-                        if indexed >= *cursor {
-                            read_model.push(seen.unwrap_or(now - *replied));
-                            search.push(now - *replied);
-                            return false;
-                        }
-                        true
-                    });
-                }
-                if senders_done && waiting.is_empty() {
-                    return anyhow::Ok((read_model, search));
-                }
-                anyhow::ensure!(
-                    Instant::now() < give_up,
-                    "{} commands never became visible",
-                    waiting.len()
-                );
-                tokio::time::sleep(Duration::from_micros(500)).await;
-            }
-        })
-    };
+    let (sent, observer) = observe_checkpoints(
+        pool.clone(),
+        vec![
+            ProjectionKind::Catalog.name(),
+            otop_api::search_feed::SEARCH_PROJECTION,
+        ],
+        deadline + Duration::from_secs(60),
+    );
     let probes: Vec<_> = listings
         .iter()
         .take(8)
@@ -1129,11 +1212,53 @@ async fn freshness(
     for probe in probes {
         probe.await??;
     }
-    let (mut read_model, mut search) = observer.await??;
+    let mut visible = observer.await??.into_iter();
+    let mut read_model = visible.next().unwrap_or_default();
+    let mut search = visible.next().unwrap_or_default();
+
+    let deadline = Instant::now() + duration;
+    let (sent, observer) = observe_checkpoints(
+        pool.clone(),
+        vec![ProjectionKind::Orders.name()],
+        deadline + Duration::from_secs(60),
+    );
+    let cart = checkout::two_vendor_cart(listings.to_vec());
+    let shoppers: Vec<_> = (0..8)
+        .map(|shopper| {
+            let (client, pool, sent, cart) =
+                (client.clone(), pool.clone(), sent.clone(), cart.clone());
+            tokio::spawn(async move {
+                let token = client.token(Actor::new(format!("fresh-{shopper}"), Role::Shopper));
+                let mut round = 0;
+                while Instant::now() < deadline {
+                    let (status, body) = client
+                        .checkout_with_token(&token, &cart(shopper * 1_000 + round))
+                        .await?;
+                    let replied = Instant::now();
+                    anyhow::ensure!(status.is_success(), "checkout: {status} {body}");
+                    let position = body["position"].as_i64().context("reply position")?;
+                    let cursor = cursor_of(&pool, position)
+                        .await?
+                        .context("the checkout's events are in the log")?;
+                    let _ = sent.send((cursor, replied));
+                    round += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    drop(sent);
+    for shopper in shoppers {
+        shopper.await??;
+    }
+    let mut orders = observer.await??.into_iter().next().unwrap_or_default();
     Ok(Freshness {
         commands: read_model.len(),
         read_model: p50_p99_ms(&mut read_model),
         search: p50_p99_ms(&mut search),
+        checkouts: orders.len(),
+        orders_read_model: p50_p99_ms(&mut orders),
     })
 }
 
