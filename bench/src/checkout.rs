@@ -193,17 +193,21 @@ impl Client {
 /// What a shopper buys in round `round`.
 pub type Cart = Arc<dyn Fn(usize) -> Vec<(Uuid, u32)> + Send + Sync>;
 
-/// Two lines from each of two vendors, rotating over `listings` (from [`catalog`]: two
-/// listings per vendor, at least four vendors) so that concurrent shoppers overlap.
+/// Two lines from each of two vendors of `listings` (from [`catalog`]: two listings per
+/// vendor, at least two vendors), the pair of vendors drawn anew (deterministically) every
+/// round, so concurrent shoppers overlap as often as the number of vendors makes them.
 pub fn two_vendor_cart(listings: Vec<(Uuid, Uuid)>) -> Cart {
+    let vendors = (listings.len() / 2).max(2);
     Arc::new(move |round: usize| {
-        let first = (round % 4) * 2;
-        let second = (first + 2 + 2 * (round % 2)) % listings.len();
+        let mixed = (round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33;
+        let first = (mixed % vendors as u64) as usize;
+        let step = 1 + ((mixed / vendors as u64) % (vendors as u64 - 1)) as usize;
+        let second = (first + step) % vendors;
         vec![
-            (listings[first].0, 1),
-            (listings[first + 1].0, 1),
-            (listings[second].0, 1),
-            (listings[second + 1].0, 1),
+            (listings[2 * first].0, 1),
+            (listings[2 * first + 1].0, 1),
+            (listings[2 * second].0, 1),
+            (listings[2 * second + 1].0, 1),
         ]
     })
 }

@@ -98,6 +98,9 @@ impl Scale {
     };
 }
 
+/// Vendors (two listings each) the checkout carts are drawn from: a small shop's worth.
+const CHECKOUT_VENDORS: usize = 32;
+
 /// The flash sale: this many shoppers at once for [`FLASH_SALE_UNITS`] units of one listing.
 const FLASH_SALE_SHOPPERS: usize = 500;
 const FLASH_SALE_UNITS: usize = 100;
@@ -869,6 +872,8 @@ struct Commands {
     json: Value,
     price: [Throughput; 2],
     checkout: [Throughput; 2],
+    /// 8 shoppers whose carts all fall on the same four vendors.
+    checkout_hot: Throughput,
     flash_sale: checkout::FlashSale,
 }
 
@@ -905,13 +910,16 @@ async fn through_api(
     limits: &Limits,
 ) -> anyhow::Result<ThroughApi> {
     let client = Arc::new(Client::new(api.client_base()));
-    let shop = checkout::catalog(&client, 8, 1_000_000).await?;
+    let shop = checkout::catalog(&client, CHECKOUT_VENDORS, 1_000_000).await?;
     let duration = Duration::from_secs(scale.seconds);
 
     let price_1 = price_changes(pool, &client, &shop.listings, 1, duration).await?;
     let price_8 = price_changes(pool, &client, &shop.listings, 8, duration).await?;
     let checkout_1 = checkouts(pool, &client, &shop.listings, 1, duration).await?;
     let checkout_8 = checkouts(pool, &client, &shop.listings, 8, duration).await?;
+    // Every cart on the same four vendors: the shoppers' carts collide all the time.
+    let hot = &shop.listings[..8];
+    let checkout_hot = checkouts(pool, &client, hot, 8, duration).await?;
     let flash_shop = checkout::catalog(&client, 1, FLASH_SALE_UNITS as i64).await?;
     let flash_sale = checkout::flash_sale(
         client.clone(),
@@ -931,7 +939,8 @@ async fn through_api(
     let commands = Commands {
         json: json!({
             "price_change": {"clients_1": row(&price_1, limits.bare_1, limits.insert_1), "clients_8": row(&price_8, limits.bare_8, limits.insert_8)},
-            "checkout": {"clients_1": row(&checkout_1, limits.bare_1, limits.insert_1), "clients_8": row(&checkout_8, limits.bare_8, limits.insert_8)},
+            "checkout": {"clients_1": row(&checkout_1, limits.bare_1, limits.insert_1), "clients_8": row(&checkout_8, limits.bare_8, limits.insert_8),
+                         "clients_8_four_vendors": row(&checkout_hot, limits.bare_8, limits.insert_8)},
             "bare_of_limit": {"clients_1": limits.bare_1 / limits.insert_1, "clients_8": limits.bare_8 / limits.insert_8},
             "flash_sale": {"shoppers": flash_sale.shoppers, "units": flash_sale.units, "sold": flash_sale.sold,
                            "refused": flash_sale.refused, "other_replies": flash_sale.other_replies, "dropped": flash_sale.dropped,
@@ -940,6 +949,7 @@ async fn through_api(
         }),
         price: [price_1, price_8],
         checkout: [checkout_1, checkout_8],
+        checkout_hot,
         flash_sale,
     };
 
@@ -1086,9 +1096,23 @@ fn commands_markdown(limits: &Limits, commands: &Commands) -> String {
             pair[1].latency_ms.1,
         ));
     }
+    let hot = &commands.checkout_hot;
+    markdown.push_str(&format!(
+        "| checkout, every cart on the same 4 vendors | | {:.1} commands/s, {:.3} of commits, p50 / p99 {:.1} / {:.1} ms |\n",
+        hot.commands_per_second(),
+        hot.commands_per_second() / limits.insert_8,
+        hot.latency_ms.0,
+        hot.latency_ms.1,
+    ));
     let sale = &commands.flash_sale;
     markdown.push_str(&format!(
-        "\n### Flash sale\n\n         {} shoppers at once through HTTP, one unit each, for {} units of one listing.\n\n         | measure | value |\n|---|---|\n         | sold / refused (409) / other replies / no reply | {} / {} / {} / {} |\n         | sold out after | {:.0} ms |\n         | the slowest refusal after | {:.0} ms |\n         | the last reply after | {:.0} ms |\n",
+        "\n### Flash sale\n\n\
+         {} shoppers at once through HTTP, one unit each, for {} units of one listing.\n\n\
+         | measure | value |\n|---|---|\n\
+         | sold / refused (409) / other replies / no reply | {} / {} / {} / {} |\n\
+         | sold out after | {:.0} ms |\n\
+         | the slowest refusal after | {:.0} ms |\n\
+         | the last reply after | {:.0} ms |\n",
         sale.shoppers,
         sale.units,
         sale.sold,

@@ -15,6 +15,7 @@
 //! listings.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use otop_domain::order::{OrderLine, OrderState, ShippingAddress};
 use otop_domain::{
@@ -23,7 +24,9 @@ use otop_domain::{
 };
 use uuid::Uuid;
 
-use crate::event_store::{AppendBatch, AppendError, DecisionError, EventStore, Stream, StreamKey};
+use crate::event_store::{
+    AppendBatch, AppendError, DecisionError, EventStore, Follow, Stream, StreamKey,
+};
 
 /// One line of a cart: a listing and how many units.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,9 @@ pub struct CheckoutRequest {
     pub shipping_address: ShippingAddress,
     /// The request's metadata (actor, request id); the checkout id becomes its correlation.
     pub metadata: EventMetadata,
+    /// The checkout id was derived from the caller's `Idempotency-Key`, so an earlier attempt
+    /// may have placed these orders already.
+    pub derived_ids: bool,
 }
 
 /// A line the checkout could not reserve, by its index in the cart.
@@ -106,9 +112,11 @@ pub async fn place_checkout(
         .iter()
         .map(|line| StreamKey::of::<Listing>(line.listing_id.to_string()))
         .collect();
+    let attempts = AtomicUsize::new(0);
     let (placed, outcome) = store
         .transact(&listing_keys, || {
-            decide_checkout(store, request, &listing_keys)
+            let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            decide_checkout(store, request, &listing_keys, attempt)
         })
         .await?;
     let position = if placed.already_placed {
@@ -119,16 +127,30 @@ pub async fn place_checkout(
     Ok(PlacedCheckout { position, ..placed })
 }
 
+/// A listing's vendor, loaded with the listing: named by its `ListingCreated`.
+const LISTING_VENDOR: Follow = Follow {
+    event_type: "ListingCreated",
+    field: "vendor_id",
+    aggregate_type: <Vendor as cqrs_es::Aggregate>::TYPE,
+};
+
+/// One query loads the cart's listings and their vendors. The orders are new streams: they
+/// are loaded (a second query) only when an earlier attempt may have placed them, with ids
+/// derived from an Idempotency-Key, or on a retry; had they existed unseen, the append
+/// would fail on their first sequence and the retry would find them.
 async fn decide_checkout(
     events: &EventStore,
     request: &CheckoutRequest,
     listing_keys: &[StreamKey],
+    attempt: usize,
 ) -> Result<(AppendBatch, PlacedCheckout), DecisionError<CheckoutError>> {
     let refuse = |refusal| DecisionError::Refused(refusal);
     let mut metadata = request.metadata.clone();
     metadata.correlation_id = request.checkout_id.to_string();
 
-    let mut loaded = events.load(listing_keys).await?;
+    let mut loaded = events
+        .load_following(listing_keys, Some(&LISTING_VENDOR))
+        .await?;
     let mut refusals = Vec::new();
     let mut listings: Vec<(usize, &CartLine, Stream<Listing>)> = Vec::new();
     let mut by_vendor: BTreeMap<Uuid, Vec<OrderLine>> = BTreeMap::new();
@@ -157,16 +179,6 @@ async fn decide_checkout(
         .keys()
         .map(|vendor_id| (*vendor_id, order_id_of(request.checkout_id, *vendor_id)))
         .collect();
-    let mut keys: Vec<StreamKey> = order_ids
-        .keys()
-        .map(|vendor_id| StreamKey::of::<Vendor>(vendor_id.to_string()))
-        .collect();
-    keys.extend(
-        order_ids
-            .values()
-            .map(|order_id| StreamKey::of::<Order>(order_id.to_string())),
-    );
-    let mut loaded = events.load(&keys).await?;
     let mut standings: HashMap<Uuid, VendorStanding> = HashMap::new();
     for vendor_id in order_ids.keys() {
         let vendor = loaded.take::<Vendor>(&vendor_id.to_string()).await?;
@@ -174,9 +186,17 @@ async fn decide_checkout(
             standings.insert(*vendor_id, VendorStanding::of(state));
         }
     }
+    let order_keys: Vec<StreamKey> = order_ids
+        .values()
+        .map(|order_id| StreamKey::of::<Order>(order_id.to_string()))
+        .collect();
+    // Streams not loaded are taken as new ones.
+    if request.derived_ids || attempt > 1 {
+        loaded = events.load(&order_keys).await?;
+    }
     let mut orders: Vec<Stream<Order>> = Vec::with_capacity(order_ids.len());
-    for order_id in order_ids.values() {
-        orders.push(loaded.take::<Order>(&order_id.to_string()).await?);
+    for key in &order_keys {
+        orders.push(loaded.take::<Order>(&key.aggregate_id).await?);
     }
 
     // Placed before by an attempt of this same checkout (a retry after a lost reply).

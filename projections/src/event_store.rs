@@ -225,6 +225,15 @@ impl LoadedStreams<'_> {
     }
 }
 
+/// Streams a load brings along: those named by `field` of the `event_type` that opens each
+/// loaded stream, as streams of `aggregate_type`.
+#[derive(Debug, Clone, Copy)]
+pub struct Follow {
+    pub event_type: &'static str,
+    pub field: &'static str,
+    pub aggregate_type: &'static str,
+}
+
 /// One row of a multi-stream append.
 struct PendingEvent {
     aggregate_type: &'static str,
@@ -392,36 +401,65 @@ impl EventStore {
 
     /// Loads every stream of `keys` in one query: snapshot, later events, last position.
     pub async fn load(&self, keys: &[StreamKey]) -> Result<LoadedStreams<'_>, AppendError> {
+        self.load_following(keys, None).await
+    }
+
+    /// Like [`EventStore::load`], and in the same query the streams that `follow` names in
+    /// the first event of those streams (a listing's vendor, named by its `ListingCreated`).
+    pub async fn load_following(
+        &self,
+        keys: &[StreamKey],
+        follow: Option<&Follow>,
+    ) -> Result<LoadedStreams<'_>, AppendError> {
         let types: Vec<&str> = keys.iter().map(|k| k.aggregate_type).collect();
         let ids: Vec<&str> = keys.iter().map(|k| k.aggregate_id.as_str()).collect();
+        // Every lookup is by key (LATERAL, index scans), whatever the tables' sizes: a load
+        // costs the same in a log of a million orders as in a new one.
         let rows = sqlx::query(
-            "WITH wanted AS (
-                 SELECT DISTINCT w.aggregate_type, w.aggregate_id
+            "WITH asked AS (
+                 SELECT w.aggregate_type, w.aggregate_id
                    FROM UNNEST($1::text[], $2::text[]) AS w(aggregate_type, aggregate_id)
+             ), followed AS (
+                 SELECT $5::text AS aggregate_type, f.aggregate_id
+                   FROM asked a
+                   CROSS JOIN LATERAL (
+                       SELECT e.payload -> e.event_type ->> $4 AS aggregate_id
+                         FROM events e
+                        WHERE e.aggregate_type = a.aggregate_type AND e.aggregate_id = a.aggregate_id
+                          AND e.sequence = 1 AND e.event_type = $3
+                   ) f
+             ), wanted AS (
+                 SELECT DISTINCT k.aggregate_type, k.aggregate_id
+                   FROM (SELECT * FROM asked UNION ALL SELECT * FROM followed) k
+                  WHERE k.aggregate_id IS NOT NULL
              ), snap AS (
-                 SELECT s.aggregate_type, s.aggregate_id, s.last_sequence, s.current_snapshot, s.payload
-                   FROM snapshots s
-                   JOIN wanted w ON s.aggregate_type = w.aggregate_type AND s.aggregate_id = w.aggregate_id
-                  WHERE $3
+                 SELECT w.aggregate_type, w.aggregate_id, s.last_sequence, s.current_snapshot, s.payload
+                   FROM wanted w
+                   LEFT JOIN LATERAL (
+                       SELECT s.last_sequence, s.current_snapshot, s.payload
+                         FROM snapshots s
+                        WHERE s.aggregate_type = w.aggregate_type AND s.aggregate_id = w.aggregate_id
+                          AND $6
+                   ) s ON true
              )
-             SELECT w.aggregate_type, w.aggregate_id, 0 AS kind, s.last_sequence AS sequence,
-                    s.current_snapshot, s.payload,
+             SELECT n.aggregate_type, n.aggregate_id, 0 AS kind, n.last_sequence AS sequence,
+                    n.current_snapshot, n.payload,
                     (SELECT e.position FROM events e
-                      WHERE e.aggregate_type = w.aggregate_type AND e.aggregate_id = w.aggregate_id
+                      WHERE e.aggregate_type = n.aggregate_type AND e.aggregate_id = n.aggregate_id
                       ORDER BY e.sequence DESC LIMIT 1) AS position
-               FROM wanted w
-               LEFT JOIN snap s ON s.aggregate_type = w.aggregate_type AND s.aggregate_id = w.aggregate_id
+               FROM snap n
              UNION ALL
-             SELECT w.aggregate_type, w.aggregate_id, 1, e.sequence, NULL, e.payload, e.position
-               FROM wanted w
-               JOIN events e ON e.aggregate_type = w.aggregate_type AND e.aggregate_id = w.aggregate_id
-              WHERE e.sequence > COALESCE((SELECT s.last_sequence FROM snap s
-                                            WHERE s.aggregate_type = w.aggregate_type
-                                              AND s.aggregate_id = w.aggregate_id), 0)
+             SELECT n.aggregate_type, n.aggregate_id, 1, e.sequence, NULL, e.payload, e.position
+               FROM snap n
+               JOIN events e ON e.aggregate_type = n.aggregate_type AND e.aggregate_id = n.aggregate_id
+                            AND e.sequence > COALESCE(n.last_sequence, 0)
               ORDER BY kind, sequence",
         )
         .bind(&types)
         .bind(&ids)
+        .bind(follow.map(|f| f.event_type))
+        .bind(follow.map(|f| f.field))
+        .bind(follow.map(|f| f.aggregate_type))
         .bind(self.snapshot_every > 0)
         .fetch_all(&self.pool)
         .await?;
@@ -429,21 +467,27 @@ impl EventStore {
         for key in keys {
             raw.entry(key.clone()).or_default();
         }
+        let known_type = |name: &str| -> Option<&'static str> {
+            keys.iter()
+                .map(|k| k.aggregate_type)
+                .chain(follow.map(|f| f.aggregate_type))
+                .find(|t| *t == name)
+        };
         for row in rows {
             let aggregate_type: String = row.try_get("aggregate_type")?;
-            let aggregate_id: String = row.try_get("aggregate_id")?;
-            let Some(key) = keys
-                .iter()
-                .find(|k| k.aggregate_type == aggregate_type && k.aggregate_id == aggregate_id)
-            else {
+            let Some(aggregate_type) = known_type(&aggregate_type) else {
                 continue;
             };
-            let stream = raw.entry(key.clone()).or_default();
+            let key = StreamKey {
+                aggregate_type,
+                aggregate_id: row.try_get("aggregate_id")?,
+            };
+            let stream = raw.entry(key).or_default();
             let kind: i32 = row.try_get("kind")?;
             let sequence: Option<i64> = row.try_get("sequence")?;
             let position: Option<i64> = row.try_get("position")?;
+            stream.last_position = stream.last_position.max(position.unwrap_or(0));
             if kind == 0 {
-                stream.last_position = stream.last_position.max(position.unwrap_or(0));
                 let current_snapshot: Option<i64> = row.try_get("current_snapshot")?;
                 if let (Some(sequence), Some(count)) = (sequence, current_snapshot) {
                     stream.snapshot = Some(RawSnapshot {
@@ -453,7 +497,6 @@ impl EventStore {
                     });
                 }
             } else {
-                stream.last_position = stream.last_position.max(position.unwrap_or(0));
                 stream.events.push(RawEvent {
                     sequence: sequence.unwrap_or(0) as usize,
                     payload: row.try_get("payload")?,

@@ -1055,3 +1055,58 @@ async fn orders_placed_by_the_earlier_saga_are_still_settled() {
     assert_eq!(listing_state(&app, scarce).await.available, 1);
     app.cleanup().await;
 }
+
+/// A checkout decided again with the same ids, without being told it may exist (its first
+/// attempt does not look for its orders): the append fails on the orders' first sequence,
+/// the retry finds them, and nothing is written twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_checkout_placed_again_with_its_ids_finds_its_orders_and_writes_nothing() {
+    use otop_domain::{Actor, EventMetadata, Role};
+    use otop_projections::checkout::{place_checkout, CartLine, CheckoutRequest};
+
+    let app = TestApp::spawn().await;
+    let vendor = app.approved_vendor("กลุ่มจักสาน").await;
+    let listing = app.published_listing(vendor, 5).await;
+    let shopper = Actor::new("twice", Role::Shopper);
+    let request = CheckoutRequest {
+        checkout_id: Uuid::now_v7(),
+        lines: vec![CartLine {
+            listing_id: listing,
+            quantity: 2,
+        }],
+        shipping_address: otop_domain::order::ShippingAddress {
+            name: "สมศรี".into(),
+            phone: otop_domain::values::Phone::parse("phone", "081-234-5678").expect("phone"),
+            line1: "12 หมู่ 3".into(),
+            line2: None,
+            subdistrict: None,
+            district: None,
+            province: "สุรินทร์".into(),
+            postcode: "32000".into(),
+        },
+        metadata: EventMetadata::for_request(shopper, "twice", chrono::Utc::now()),
+        derived_ids: false,
+    };
+    let store = otop_projections::EventStore::new(app.pool.clone());
+    let first = place_checkout(&store, &request).await.expect("placed");
+    assert!(!first.already_placed);
+    let events = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count")
+    };
+    let before = events().await;
+    let second = place_checkout(&store, &request).await.expect("found");
+    assert!(second.already_placed);
+    assert_eq!(
+        store.conflicts(),
+        1,
+        "the first attempt collided with the stored orders"
+    );
+    assert_eq!(second.orders[0].id, first.orders[0].id);
+    assert_eq!(second.position, first.position);
+    assert_eq!(events().await, before, "nothing written twice");
+    assert_eq!(listing_state(&app, listing).await.available, 3);
+    app.cleanup().await;
+}

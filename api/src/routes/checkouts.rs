@@ -172,10 +172,10 @@ pub async fn create_checkout(
         });
     }
 
-    let checkout_id = match headers
+    let key = headers
         .get(IDEMPOTENCY_KEY_HEADER)
-        .and_then(|v| v.to_str().ok())
-    {
+        .and_then(|v| v.to_str().ok());
+    let checkout_id = match key {
         Some(key) => Uuid::new_v5(
             &CHECKOUT_NAMESPACE,
             format!("{}\n{key}", ctx.actor.id).as_bytes(),
@@ -187,6 +187,7 @@ pub async fn create_checkout(
         lines,
         shipping_address: address,
         metadata: ctx.metadata.clone(),
+        derived_ids: key.is_some(),
     };
     let placed = place_checkout(&state.events, &request).await?;
     tracing::info!(
