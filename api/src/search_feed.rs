@@ -108,6 +108,9 @@ fn document(row: DocumentRow) -> ListingDocument {
     }
 }
 
+/// The pause after a batch before the feed reads again (see `RunnerSettings::coalesce`).
+const FEED_COALESCE: Duration = Duration::from_millis(25);
+
 /// Waits (bounded) until the catalog read model has applied everything up to `cursor`.
 async fn catalog_reached(
     pool: &PgPool,
@@ -265,7 +268,15 @@ pub fn spawn(pool: PgPool, index: Arc<dyn SearchIndex>) -> FeedHandle {
                         _ = stopped.changed() => {}
                     }
                 }
-                Ok(_) => backoff = Duration::from_millis(100),
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    // As the projection runners do: under load, let a few commits gather so
+                    // that one index commit covers them.
+                    tokio::select! {
+                        _ = tokio::time::sleep(FEED_COALESCE) => {}
+                        _ = stopped.changed() => {}
+                    }
+                }
                 Err(error) => {
                     tracing::warn!(%error, ?backoff, "search feed batch failed; retrying");
                     tokio::select! {

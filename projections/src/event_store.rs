@@ -37,6 +37,7 @@ use cqrs_es::persist::{PersistedEventRepository, PersistenceError};
 use cqrs_es::{Aggregate, DomainEvent, EventEnvelope};
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -413,56 +414,18 @@ impl EventStore {
     ) -> Result<LoadedStreams<'_>, AppendError> {
         let types: Vec<&str> = keys.iter().map(|k| k.aggregate_type).collect();
         let ids: Vec<&str> = keys.iter().map(|k| k.aggregate_id.as_str()).collect();
-        // Every lookup is by key (LATERAL, index scans), whatever the tables' sizes: a load
-        // costs the same in a log of a million orders as in a new one.
-        let rows = sqlx::query(
-            "WITH asked AS (
-                 SELECT w.aggregate_type, w.aggregate_id
-                   FROM UNNEST($1::text[], $2::text[]) AS w(aggregate_type, aggregate_id)
-             ), followed AS (
-                 SELECT $5::text AS aggregate_type, f.aggregate_id
-                   FROM asked a
-                   CROSS JOIN LATERAL (
-                       SELECT e.payload -> e.event_type ->> $4 AS aggregate_id
-                         FROM events e
-                        WHERE e.aggregate_type = a.aggregate_type AND e.aggregate_id = a.aggregate_id
-                          AND e.sequence = 1 AND e.event_type = $3
-                   ) f
-             ), wanted AS (
-                 SELECT DISTINCT k.aggregate_type, k.aggregate_id
-                   FROM (SELECT * FROM asked UNION ALL SELECT * FROM followed) k
-                  WHERE k.aggregate_id IS NOT NULL
-             ), snap AS (
-                 SELECT w.aggregate_type, w.aggregate_id, s.last_sequence, s.current_snapshot, s.payload
-                   FROM wanted w
-                   LEFT JOIN LATERAL (
-                       SELECT s.last_sequence, s.current_snapshot, s.payload
-                         FROM snapshots s
-                        WHERE s.aggregate_type = w.aggregate_type AND s.aggregate_id = w.aggregate_id
-                          AND $6
-                   ) s ON true
-             )
-             SELECT n.aggregate_type, n.aggregate_id, 0 AS kind, n.last_sequence AS sequence,
-                    n.current_snapshot, n.payload,
-                    (SELECT e.position FROM events e
-                      WHERE e.aggregate_type = n.aggregate_type AND e.aggregate_id = n.aggregate_id
-                      ORDER BY e.sequence DESC LIMIT 1) AS position
-               FROM snap n
-             UNION ALL
-             SELECT n.aggregate_type, n.aggregate_id, 1, e.sequence, NULL, e.payload, e.position
-               FROM snap n
-               JOIN events e ON e.aggregate_type = n.aggregate_type AND e.aggregate_id = n.aggregate_id
-                            AND e.sequence > COALESCE(n.last_sequence, 0)
-              ORDER BY kind, sequence",
-        )
-        .bind(&types)
-        .bind(&ids)
-        .bind(follow.map(|f| f.event_type))
-        .bind(follow.map(|f| f.field))
-        .bind(follow.map(|f| f.aggregate_type))
-        .bind(self.snapshot_every > 0)
-        .fetch_all(&self.pool)
-        .await?;
+        // One call of `load_streams` (migrations/20261201000001_load_streams.sql): its plan
+        // is made once per connection; planning the query afresh each time cost more than
+        // running it.
+        let rows = sqlx::query("SELECT * FROM load_streams($1, $2, $3, $4, $5, $6)")
+            .bind(&types)
+            .bind(&ids)
+            .bind(follow.map(|f| f.event_type))
+            .bind(follow.map(|f| f.field))
+            .bind(follow.map(|f| f.aggregate_type))
+            .bind(self.snapshot_every > 0)
+            .fetch_all(&self.pool)
+            .await?;
         let mut raw: HashMap<StreamKey, RawStream> = HashMap::with_capacity(keys.len());
         for key in keys {
             raw.entry(key.clone()).or_default();
@@ -591,61 +554,11 @@ impl EventStore {
             return Ok(AppendOutcome::default());
         }
         let events = &batch.events;
-        let column = |f: fn(&PendingEvent) -> String| events.iter().map(f).collect::<Vec<_>>();
-        let snapshots = &batch.snapshots;
-        let result = sqlx::query(
-            "WITH appended AS (
-                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-                 SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, e.event_version,
-                        e.payload::json, e.metadata::json
-                   FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
-                        WITH ORDINALITY AS e(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, n)
-                  ORDER BY e.n
-                 RETURNING aggregate_type, aggregate_id, position
-             ), snapshotted AS (
-                 INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
-                 SELECT s.aggregate_type, s.aggregate_id, s.last_sequence, s.current_snapshot, s.payload::json
-                   FROM UNNEST($8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[])
-                        AS s(aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
-                 ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-                    SET last_sequence = EXCLUDED.last_sequence,
-                        current_snapshot = EXCLUDED.current_snapshot,
-                        payload = EXCLUDED.payload
-                  WHERE snapshots.last_sequence < EXCLUDED.last_sequence
-             )
-             SELECT aggregate_type::text AS aggregate_type, aggregate_id::text AS aggregate_id,
-                    max(position) AS position
-               FROM appended GROUP BY 1, 2",
-        )
-        .bind(column(|e| e.aggregate_type.to_string()))
-        .bind(column(|e| e.aggregate_id.clone()))
-        .bind(events.iter().map(|e| e.sequence).collect::<Vec<_>>())
-        .bind(column(|e| e.event_type.clone()))
-        .bind(column(|e| e.event_version.clone()))
-        .bind(column(|e| e.payload.clone()))
-        .bind(column(|e| e.metadata.to_string()))
-        .bind(snapshots.iter().map(|s| s.aggregate_type).collect::<Vec<_>>())
-        .bind(
-            snapshots
-                .iter()
-                .map(|s| s.aggregate_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(snapshots.iter().map(|s| s.last_sequence).collect::<Vec<_>>())
-        .bind(
-            snapshots
-                .iter()
-                .map(|s| s.current_snapshot)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            snapshots
-                .iter()
-                .map(|s| s.payload.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .fetch_all(&self.pool)
-        .await;
+        let result = match (events.as_slice(), batch.snapshots.is_empty()) {
+            ([event], true) => self.insert_one(event).await,
+            (_, true) => self.insert_many(events).await,
+            (_, false) => self.insert_with_snapshots(events, &batch.snapshots).await,
+        };
         let rows = match result {
             Ok(rows) => rows,
             Err(sqlx::Error::Database(db)) if is_conflict(db.as_ref()) => {
@@ -669,15 +582,115 @@ impl EventStore {
                 continue;
             };
             outcome.position = outcome.position.max(position);
-            outcome.positions.insert(
-                StreamKey {
-                    aggregate_type: event.aggregate_type,
-                    aggregate_id,
-                },
-                position,
-            );
+            let key = StreamKey {
+                aggregate_type: event.aggregate_type,
+                aggregate_id,
+            };
+            let last = outcome.positions.entry(key).or_insert(position);
+            *last = (*last).max(position);
         }
         Ok(outcome)
+    }
+
+    /// The common command: one event, no snapshot due. A plain `INSERT`, as cheap as the
+    /// bare store's.
+    async fn insert_one(&self, event: &PendingEvent) -> Result<Vec<PgRow>, sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             VALUES ($1, $2, $3, $4, $5, $6::json, $7::json)
+             RETURNING aggregate_type::text AS aggregate_type, aggregate_id::text AS aggregate_id, position",
+        )
+        .bind(event.aggregate_type)
+        .bind(&event.aggregate_id)
+        .bind(event.sequence)
+        .bind(&event.event_type)
+        .bind(&event.event_version)
+        .bind(&event.payload)
+        .bind(&*event.metadata)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    async fn insert_many(&self, events: &[PendingEvent]) -> Result<Vec<PgRow>, sqlx::Error> {
+        let column = |f: fn(&PendingEvent) -> &str| events.iter().map(f).collect::<Vec<_>>();
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, e.event_version,
+                    e.payload::json, e.metadata::json
+               FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+                    WITH ORDINALITY AS e(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, n)
+              ORDER BY e.n
+             RETURNING aggregate_type::text AS aggregate_type, aggregate_id::text AS aggregate_id, position",
+        )
+        .bind(column(|e| e.aggregate_type))
+        .bind(column(|e| &e.aggregate_id))
+        .bind(events.iter().map(|e| e.sequence).collect::<Vec<_>>())
+        .bind(column(|e| &e.event_type))
+        .bind(column(|e| &e.event_version))
+        .bind(column(|e| &e.payload))
+        .bind(column(|e| &e.metadata))
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Events and the snapshots that fell due, as two data-modifying CTEs of one statement.
+    async fn insert_with_snapshots(
+        &self,
+        events: &[PendingEvent],
+        snapshots: &[PendingSnapshot],
+    ) -> Result<Vec<PgRow>, sqlx::Error> {
+        let column = |f: fn(&PendingEvent) -> &str| events.iter().map(f).collect::<Vec<_>>();
+        sqlx::query(
+            "WITH appended AS (
+                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+                 SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, e.event_version,
+                        e.payload::json, e.metadata::json
+                   FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+                        WITH ORDINALITY AS e(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, n)
+                  ORDER BY e.n
+                 RETURNING aggregate_type::text AS aggregate_type, aggregate_id::text AS aggregate_id, position
+             ), snapshotted AS (
+                 INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+                 SELECT s.aggregate_type, s.aggregate_id, s.last_sequence, s.current_snapshot, s.payload::json
+                   FROM UNNEST($8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[])
+                        AS s(aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+                 ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+                    SET last_sequence = EXCLUDED.last_sequence,
+                        current_snapshot = EXCLUDED.current_snapshot,
+                        payload = EXCLUDED.payload
+                  WHERE snapshots.last_sequence < EXCLUDED.last_sequence
+             )
+             SELECT aggregate_type, aggregate_id, position FROM appended",
+        )
+        .bind(column(|e| e.aggregate_type))
+        .bind(column(|e| &e.aggregate_id))
+        .bind(events.iter().map(|e| e.sequence).collect::<Vec<_>>())
+        .bind(column(|e| &e.event_type))
+        .bind(column(|e| &e.event_version))
+        .bind(column(|e| &e.payload))
+        .bind(column(|e| &e.metadata))
+        .bind(snapshots.iter().map(|s| s.aggregate_type).collect::<Vec<_>>())
+        .bind(
+            snapshots
+                .iter()
+                .map(|s| s.aggregate_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(snapshots.iter().map(|s| s.last_sequence).collect::<Vec<_>>())
+        .bind(
+            snapshots
+                .iter()
+                .map(|s| s.current_snapshot)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            snapshots
+                .iter()
+                .map(|s| s.payload.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(&self.pool)
+        .await
     }
 
     /// Runs `decide` (which loads what it needs, decides, and returns the batch to append
