@@ -612,8 +612,7 @@ impl EventStore {
     }
 
     async fn insert_many(&self, events: &[PendingEvent]) -> Result<Vec<PgRow>, sqlx::Error> {
-        let column = |f: fn(&PendingEvent) -> &str| events.iter().map(f).collect::<Vec<_>>();
-        sqlx::query(
+        bind_events(sqlx::query(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
              SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, e.event_version,
                     e.payload::json, e.metadata::json
@@ -621,14 +620,7 @@ impl EventStore {
                     WITH ORDINALITY AS e(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, n)
               ORDER BY e.n
              RETURNING aggregate_type::text AS aggregate_type, aggregate_id::text AS aggregate_id, position",
-        )
-        .bind(column(|e| e.aggregate_type))
-        .bind(column(|e| &e.aggregate_id))
-        .bind(events.iter().map(|e| e.sequence).collect::<Vec<_>>())
-        .bind(column(|e| &e.event_type))
-        .bind(column(|e| &e.event_version))
-        .bind(column(|e| &e.payload))
-        .bind(column(|e| &e.metadata))
+        ), events)
         .fetch_all(&self.pool)
         .await
     }
@@ -639,8 +631,7 @@ impl EventStore {
         events: &[PendingEvent],
         snapshots: &[PendingSnapshot],
     ) -> Result<Vec<PgRow>, sqlx::Error> {
-        let column = |f: fn(&PendingEvent) -> &str| events.iter().map(f).collect::<Vec<_>>();
-        sqlx::query(
+        bind_events(sqlx::query(
             "WITH appended AS (
                  INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
                  SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, e.event_version,
@@ -661,14 +652,7 @@ impl EventStore {
                   WHERE snapshots.last_sequence < EXCLUDED.last_sequence
              )
              SELECT aggregate_type, aggregate_id, position FROM appended",
-        )
-        .bind(column(|e| e.aggregate_type))
-        .bind(column(|e| &e.aggregate_id))
-        .bind(events.iter().map(|e| e.sequence).collect::<Vec<_>>())
-        .bind(column(|e| &e.event_type))
-        .bind(column(|e| &e.event_version))
-        .bind(column(|e| &e.payload))
-        .bind(column(|e| &e.metadata))
+        ), events)
         .bind(snapshots.iter().map(|s| s.aggregate_type).collect::<Vec<_>>())
         .bind(
             snapshots
@@ -753,6 +737,22 @@ impl EventStore {
         }
         guards
     }
+}
+
+/// Binds `events` as the seven arrays `$1` to `$7` of the multi-row inserts.
+fn bind_events<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    events: &'q [PendingEvent],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let column = |f: fn(&PendingEvent) -> &str| events.iter().map(f).collect::<Vec<_>>();
+    query
+        .bind(column(|e| e.aggregate_type))
+        .bind(column(|e| &e.aggregate_id))
+        .bind(events.iter().map(|e| e.sequence).collect::<Vec<_>>())
+        .bind(column(|e| &e.event_type))
+        .bind(column(|e| &e.event_version))
+        .bind(column(|e| &e.payload))
+        .bind(column(|e| &e.metadata))
 }
 
 /// A unique violation on the events' key (or, defensively, a deadlock or serialization

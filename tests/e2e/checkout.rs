@@ -30,6 +30,20 @@ fn address() -> Value {
     })
 }
 
+/// [`address`] as the domain's value, for tests that place orders below the API.
+fn shipping_address() -> otop_domain::order::ShippingAddress {
+    otop_domain::order::ShippingAddress {
+        name: "สมศรี ใจดี".into(),
+        phone: otop_domain::values::Phone::parse("phone", "081-234-5678").expect("phone"),
+        line1: "12 หมู่ 3 ถนนเทศบาล".into(),
+        line2: None,
+        subdistrict: None,
+        district: Some("เมืองสุรินทร์".into()),
+        province: "สุรินทร์".into(),
+        postcode: "32000".into(),
+    }
+}
+
 async fn checkout(app: &TestApp, shopper: &str, lines: &[(Uuid, u32)], key: Option<&str>) -> Reply {
     let body = json!({
         "lines": lines.iter().map(|(id, q)| json!({"listing_id": id, "quantity": q})).collect::<Vec<_>>(),
@@ -966,8 +980,8 @@ async fn a_slow_process_manager_batch_delays_no_other_reader_of_the_log() {
 /// confirms them, or rejects them and turns their checkout's other orders down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn orders_placed_by_the_earlier_saga_are_still_settled() {
-    use otop_domain::order::{OrderLine, ShippingAddress};
-    use otop_domain::values::{Phone, Satang};
+    use otop_domain::order::OrderLine;
+    use otop_domain::values::Satang;
     use otop_domain::{Actor, EventMetadata, OrderCommand, Role};
 
     let app = TestApp::spawn().await;
@@ -989,16 +1003,7 @@ async fn orders_placed_by_the_earlier_saga_are_still_settled() {
                 quantity,
                 unit_price: Satang::parse("price", 350_000).expect("price"),
             }],
-            shipping_address: ShippingAddress {
-                name: "สมศรี".into(),
-                phone: Phone::parse("phone", "081-234-5678").expect("phone"),
-                line1: "12 หมู่ 3".into(),
-                line2: None,
-                subdistrict: None,
-                district: None,
-                province: "สุรินทร์".into(),
-                postcode: "32000".into(),
-            },
+            shipping_address: shipping_address(),
         };
     let metadata =
         EventMetadata::for_request(shopper.clone(), "old-saga", chrono::Utc::now()).to_map();
@@ -1074,16 +1079,7 @@ async fn a_checkout_placed_again_with_its_ids_finds_its_orders_and_writes_nothin
             listing_id: listing,
             quantity: 2,
         }],
-        shipping_address: otop_domain::order::ShippingAddress {
-            name: "สมศรี".into(),
-            phone: otop_domain::values::Phone::parse("phone", "081-234-5678").expect("phone"),
-            line1: "12 หมู่ 3".into(),
-            line2: None,
-            subdistrict: None,
-            district: None,
-            province: "สุรินทร์".into(),
-            postcode: "32000".into(),
-        },
+        shipping_address: shipping_address(),
         metadata: EventMetadata::for_request(shopper, "twice", chrono::Utc::now()),
         derived_ids: false,
     };
