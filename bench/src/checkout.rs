@@ -10,13 +10,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
 use otop_api::auth::AuthKeys;
-use otop_domain::{Actor, ListingCommand, Role, VendorStanding, VendorStatus};
+use otop_domain::listing::StockChange;
+use otop_domain::{Actor, Listing, ListingCommand, Role, VendorStanding, VendorStatus};
+use otop_projections::{AggregateStore, AppendBatch, EventStore, StreamKey};
 use postgres_es::PostgresEventRepository;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::load::{metadata, Stores};
+use crate::load::metadata;
 
 pub const JWT_SECRET: &str = "bench-secret";
 
@@ -27,6 +29,9 @@ pub struct CheckoutFigures {
     pub bare_events_per_second: f64,
     pub busy_listing_rate: f64,
     pub fresh_listing_rate: f64,
+    /// p50 and p99 of loading the busy and the fresh listing, in ms.
+    pub busy_load_ms: (f64, f64),
+    pub fresh_load_ms: (f64, f64),
 }
 
 pub struct Catalog {
@@ -346,6 +351,15 @@ pub async fn flash_sale(
     Ok(sale)
 }
 
+/// Deletes what [`bare_append_rate`] wrote: one-event streams that open with a price change,
+/// which a projection cannot apply and which would only be noise in the log measured after.
+pub async fn remove_bare_probes(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM events WHERE metadata->>'actor_id' = 'bench-bare-append'")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Appends single-event aggregates through postgres-es's own repository from `clients`
 /// concurrent writers for `duration`: the store's bare rate, without our event store or
 /// domain. Each append is one transaction with one event, as a one-event command is.
@@ -395,6 +409,9 @@ pub async fn run(
     config.database_url = database_url.to_string();
     config.bind = "127.0.0.1:0".parse()?;
     config.jwt_secret = JWT_SECRET.to_string();
+    // The bare append rate first, with no projection running to trip over its probes.
+    let bare = bare_append_rate(pool, 8, Duration::from_secs(seconds)).await?;
+    remove_bare_probes(pool).await?;
     let server = otop_api::start(config, pool.clone()).await?;
     let client = Arc::new(Client::new(format!("http://{}", server.addr)));
 
@@ -411,39 +428,19 @@ pub async fn run(
         .await?;
     let checkout_events = after - before;
 
-    // 2. The bare append rate, for as long.
-    let bare = bare_append_rate(pool, 8, Duration::from_secs(seconds)).await?;
-
     // 3. A listing that has taken `busy_orders` orders beside a fresh one.
     let busy_shop = catalog(&client, 1, 1_000_000).await?;
     let (busy, busy_vendor) = busy_shop.listings[0];
     let (fresh, _) = busy_shop.listings[1];
-    let stores = Stores::new(pool);
     let standing = VendorStanding {
         vendor_id: busy_vendor,
         status: VendorStatus::Approved,
     };
-    let system = Actor::system();
-    for _ in 0..busy_orders {
-        let order_id = Uuid::now_v7();
-        let id = busy.to_string();
-        stores
-            .listings
-            .execute(
-                &id,
-                ListingCommand::Reserve {
-                    order_id,
-                    quantity: 1,
-                    vendor: standing,
-                },
-                &metadata(&system),
-            )
-            .await?;
-        stores
-            .listings
-            .execute(&id, ListingCommand::Commit { order_id }, &metadata(&system))
-            .await?;
-    }
+    write_past_orders(pool, busy, standing, busy_orders).await?;
+    // Measure once the read side has taken in that history, not while it competes for it.
+    wait_for_read_side(pool).await?;
+    let busy_load_ms = load_times(pool, busy).await?;
+    let fresh_load_ms = load_times(pool, fresh).await?;
     let measure = |listing: Uuid| {
         let client = client.clone();
         async move {
@@ -463,5 +460,89 @@ pub async fn run(
         bare_events_per_second: bare,
         busy_listing_rate,
         fresh_listing_rate,
+        busy_load_ms,
+        fresh_load_ms,
     })
+}
+
+/// Gives `listing` `orders` past orders, each reserved and then committed (shipped), through
+/// the real event store and the Listing's own rules, 5,000 orders to an append.
+async fn write_past_orders(
+    pool: &PgPool,
+    listing: Uuid,
+    vendor: VendorStanding,
+    orders: usize,
+) -> anyhow::Result<()> {
+    let store = EventStore::new(pool.clone());
+    let system = metadata(&Actor::system());
+    let id = listing.to_string();
+    let mut written = 0;
+    while written < orders {
+        let mut loaded = store.load(&[StreamKey::of::<Listing>(id.clone())]).await?;
+        let mut stream = loaded.take::<Listing>(&id).await?;
+        // Restocked before every batch: a million orders outsell the most one listing holds.
+        let restock = ListingCommand::ChangeStock {
+            actor: Actor::vendor("bench-vendor", vendor.vendor_id),
+            change: StockChange::Set(otop_domain::values::MAX_STOCK),
+            expected: None,
+        };
+        stream
+            .handle(restock, &system)
+            .await
+            .map_err(|e| anyhow::anyhow!("restock: {e}"))?;
+        for _ in 0..(orders - written).min(5_000) {
+            let order_id = Uuid::now_v7();
+            let reserve = ListingCommand::Reserve {
+                order_id,
+                quantity: 1,
+                vendor,
+            };
+            stream
+                .handle(reserve, &system)
+                .await
+                .map_err(|e| anyhow::anyhow!("reserve: {e}"))?;
+            stream
+                .handle(ListingCommand::Commit { order_id }, &system)
+                .await
+                .map_err(|e| anyhow::anyhow!("commit: {e}"))?;
+            written += 1;
+        }
+        let mut batch = AppendBatch::default();
+        batch.add(&mut stream, store.snapshot_every())?;
+        store.append(batch).await?;
+    }
+    Ok(())
+}
+
+/// Waits until every projection of this process has applied the whole log.
+async fn wait_for_read_side(pool: &PgPool) -> anyhow::Result<()> {
+    use otop_projections::{checkpoint, ProjectionKind};
+    let deadline = Instant::now() + Duration::from_secs(1_800);
+    loop {
+        let mut behind = 0;
+        for name in ProjectionKind::ALL.iter().map(|kind| kind.name()) {
+            let cursor = checkpoint::read(pool, name).await?.unwrap_or_default();
+            behind += checkpoint::lag(pool, cursor, 1).await?;
+        }
+        if behind == 0 {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the projections did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// p50 and p99 of 200 loads of `listing` (snapshot and the events after it, one query).
+async fn load_times(pool: &PgPool, listing: Uuid) -> anyhow::Result<(f64, f64)> {
+    let store = AggregateStore::<Listing>::new(pool.clone());
+    let mut times = Vec::with_capacity(200);
+    for _ in 0..200 {
+        let started = Instant::now();
+        store.load(&listing.to_string()).await?;
+        times.push(started.elapsed());
+    }
+    Ok(crate::stats::p50_p99_ms(&mut times))
 }

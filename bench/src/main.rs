@@ -147,13 +147,20 @@ async fn checkout(server: &str, seconds: u64, busy_orders: usize) -> anyhow::Res
          | checkouts through HTTP | {rate:.1} checkouts/s ({events_rate:.0} events/s, {} events) | |\n\
          | bare postgres-es append, same event count, 8 writers | {:.0} events/s | checkout events / bare = {:.2} |\n\
          | checkouts on a listing with {busy_orders} past orders | {:.1} checkouts/s | busy / fresh = {:.2} |\n\
-         | checkouts on a fresh listing | {:.1} checkouts/s | |\n",
+         | checkouts on a fresh listing | {:.1} checkouts/s | |\n\
+         | loading the listing with {busy_orders} past orders, p50 / p99 | {:.2} / {:.2} ms | busy / fresh p50 = {:.2} |\n\
+         | loading the fresh listing, p50 / p99 | {:.2} / {:.2} ms | |\n",
         figures.checkout_events,
         figures.bare_events_per_second,
         events_rate / figures.bare_events_per_second,
         figures.busy_listing_rate,
         figures.busy_listing_rate / figures.fresh_listing_rate,
         figures.fresh_listing_rate,
+        figures.busy_load_ms.0,
+        figures.busy_load_ms.1,
+        figures.busy_load_ms.0 / figures.fresh_load_ms.0,
+        figures.fresh_load_ms.0,
+        figures.fresh_load_ms.1,
     );
     let json = json!({"checkout": {
         "checkouts_per_second": rate,
@@ -162,6 +169,8 @@ async fn checkout(server: &str, seconds: u64, busy_orders: usize) -> anyhow::Res
         "busy_listing_checkouts_per_second": figures.busy_listing_rate,
         "fresh_listing_checkouts_per_second": figures.fresh_listing_rate,
         "busy_orders": busy_orders,
+        "busy_listing_load_ms": {"p50": figures.busy_load_ms.0, "p99": figures.busy_load_ms.1},
+        "fresh_listing_load_ms": {"p50": figures.fresh_load_ms.0, "p99": figures.fresh_load_ms.1},
     }});
     db.drop_database().await?;
     Ok(Report { markdown, json })

@@ -492,11 +492,7 @@ async fn limits(pool: &PgPool, scale: Scale) -> anyhow::Result<Limits> {
     sqlx::query("DROP TABLE bench_commit_probe")
         .execute(pool)
         .await?;
-    // The bare probes (one-event aggregates with nothing before them) would only be noise in
-    // the log the read side measures.
-    sqlx::query("DELETE FROM events WHERE metadata->>'actor_id' = 'bench-bare-append'")
-        .execute(pool)
-        .await?;
+    checkout::remove_bare_probes(pool).await?;
     Ok(Limits {
         json: json!({
             "single_row_insert_commits_per_second": {"clients_1": insert_1, "clients_8": insert_8},
