@@ -4,9 +4,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use otop_projections::db::DEFAULT_DATABASE_URL;
+use secrecy::SecretString;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
-/// Used when OTOP_JWT_SECRET is unset; fine on a laptop, announced loudly at start.
+/// Used when OTOP_JWT_SECRET is unset, and only by `--demo` and the development commands:
+/// `serve` without `--demo` refuses to start on it.
 pub const DEVELOPMENT_JWT_SECRET: &str = "otop-development-secret-do-not-use-in-production";
 pub const DEVELOPMENT_PAYMENT_SECRET: &str = "otop-development-payment-secret";
 /// The platform's commission when OTOP_COMMISSION_BPS is unset: 500 basis points, 5%.
@@ -16,8 +18,13 @@ pub const DEFAULT_COMMISSION_BPS: u32 = 500;
 pub struct Config {
     pub database_url: String,
     pub bind: SocketAddr,
-    pub jwt_secret: String,
-    pub payment_secret: String,
+    /// The HS256 key of bearer tokens (`OTOP_JWT_SECRET`). Never printed: `SecretString`'s
+    /// `Debug` shows a placeholder.
+    pub jwt_secret: SecretString,
+    /// The HMAC key of payment callbacks (`OTOP_PAYMENT_SECRET`).
+    pub payment_secret: SecretString,
+    /// The names of the secrets that were unset and fell back to the development ones.
+    pub development_secrets: Vec<&'static str>,
     pub database_max_connections: u32,
     /// How long `?min_position=` waits for read models before giving up.
     pub min_position_wait: Duration,
@@ -56,14 +63,16 @@ impl Config {
             name: "OTOP_BIND",
             message: format!("{bind_text:?} is not an address like 127.0.0.1:8080"),
         })?;
-        let jwt_secret = var("OTOP_JWT_SECRET").unwrap_or_else(|| {
-            tracing::warn!("OTOP_JWT_SECRET is not set: using the development secret");
-            DEVELOPMENT_JWT_SECRET.to_string()
-        });
-        let payment_secret = var("OTOP_PAYMENT_SECRET").unwrap_or_else(|| {
-            tracing::warn!("OTOP_PAYMENT_SECRET is not set: using the development secret");
-            DEVELOPMENT_PAYMENT_SECRET.to_string()
-        });
+        let mut development_secrets = Vec::new();
+        let mut secret = |name: &'static str, development: &str| match var(name) {
+            Some(value) => SecretString::from(value),
+            None => {
+                development_secrets.push(name);
+                SecretString::from(development.to_string())
+            }
+        };
+        let jwt_secret = secret("OTOP_JWT_SECRET", DEVELOPMENT_JWT_SECRET);
+        let payment_secret = secret("OTOP_PAYMENT_SECRET", DEVELOPMENT_PAYMENT_SECRET);
         let database_max_connections = match var("OTOP_DATABASE_MAX_CONNECTIONS") {
             None => 16,
             Some(text) => text.parse().map_err(|_| ConfigError {
@@ -118,9 +127,38 @@ impl Config {
             bind,
             jwt_secret,
             payment_secret,
+            development_secrets,
             database_max_connections,
             min_position_wait: Duration::from_secs(5),
         })
+    }
+}
+
+impl Config {
+    /// For a production start: an error naming every secret that is still the development
+    /// one. `--demo` skips this and warns instead ([`Config::warn_development_secrets`]).
+    pub fn require_production_secrets(&self) -> Result<(), ConfigError> {
+        if self.development_secrets.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError {
+            name: "secrets",
+            message: format!(
+                "{} must be set to start without --demo (the development secrets are public); \
+                 set them, or run `otop serve --demo` on a laptop",
+                self.development_secrets.join(" and ")
+            ),
+        })
+    }
+
+    /// Announces, once at start, each secret that fell back to the development one.
+    pub fn warn_development_secrets(&self) {
+        for name in &self.development_secrets {
+            tracing::warn!(
+                secret = name,
+                "not set: using the public development secret (--demo only)"
+            );
+        }
     }
 }
 
@@ -143,6 +181,26 @@ pub fn parse_commission_bps(text: Option<&str>) -> Result<u32, ConfigError> {
 #[cfg(test)]
 mod commission_tests {
     use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn secrets_never_show_in_debug_and_a_production_start_names_the_missing_ones() {
+        let mut config = Config::from_env().expect("the test environment parses");
+        config.jwt_secret = SecretString::from("jwt-very-secret".to_string());
+        config.payment_secret = SecretString::from("pay-very-secret".to_string());
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("very-secret"), "{printed}");
+        assert_eq!(config.payment_secret.expose_secret(), "pay-very-secret");
+
+        config.development_secrets = vec!["OTOP_JWT_SECRET", "OTOP_PAYMENT_SECRET"];
+        let refused = config.require_production_secrets().unwrap_err().to_string();
+        assert!(
+            refused.contains("OTOP_JWT_SECRET and OTOP_PAYMENT_SECRET"),
+            "{refused}"
+        );
+        config.development_secrets.clear();
+        assert!(config.require_production_secrets().is_ok());
+    }
 
     #[test]
     fn commission_bps_defaults_to_five_percent_and_refuses_more_than_all() {

@@ -5,6 +5,7 @@ use otop_api::auth::AuthKeys;
 use otop_api::{prepare_database, seed, Config};
 use otop_domain::{Actor, Role};
 use otop_projections::{rebuild, ProjectionKind};
+use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -66,8 +67,8 @@ enum Command {
         /// The subject; a new UUID when left out.
         #[arg(long)]
         subject: Option<String>,
-        /// Validity in hours.
-        #[arg(long, default_value_t = 24 * 30)]
+        /// Validity in hours: one by default, so a token pasted somewhere stops working soon.
+        #[arg(long, default_value_t = 1)]
         hours: i64,
     },
 }
@@ -95,6 +96,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.bind = bind.parse().map_err(|_| {
                     anyhow::anyhow!("--bind {bind:?} is not an address like 127.0.0.1:8080")
                 })?;
+            }
+            if demo {
+                config.warn_development_secrets();
+            } else {
+                config.require_production_secrets()?;
             }
             let pool = prepare_database(&config).await?;
             if demo {
@@ -270,7 +276,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (Role::Vendor, None) => anyhow::bail!("a vendor token needs --vendor VENDOR_ID"),
                 (role, _) => Actor::new(subject, role),
             };
-            let keys = AuthKeys::new(&config.jwt_secret);
+            if config.development_secrets.contains(&"OTOP_JWT_SECRET") {
+                eprintln!("otop token: OTOP_JWT_SECRET is not set; signing with the development secret (accepted only by `otop serve --demo`)");
+            }
+            let keys = AuthKeys::new(config.jwt_secret.expose_secret());
             let token = keys
                 .issue(&actor, chrono::Duration::hours(hours))
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -1,5 +1,6 @@
 //! What every handler shares.
 
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 use otop_domain::{Listing, Order, Vendor};
@@ -26,7 +27,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(pool: PgPool, config: Config, search: Arc<dyn SearchIndex>) -> Self {
         AppState {
-            auth: Arc::new(AuthKeys::new(&config.jwt_secret)),
+            auth: Arc::new(AuthKeys::new(config.jwt_secret.expose_secret())),
             vendors: Arc::new(AggregateStore::new(pool.clone())),
             listings: Arc::new(AggregateStore::new(pool.clone())),
             orders: Arc::new(AggregateStore::new(pool.clone())),

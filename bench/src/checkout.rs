@@ -408,7 +408,7 @@ pub async fn run(
     let mut config = otop_api::Config::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
     config.database_url = database_url.to_string();
     config.bind = "127.0.0.1:0".parse()?;
-    config.jwt_secret = JWT_SECRET.to_string();
+    config.jwt_secret = JWT_SECRET.to_string().into();
     // The bare append rate first, with no projection running to trip over its probes.
     let bare = bare_append_rate(pool, 8, Duration::from_secs(seconds)).await?;
     remove_bare_probes(pool).await?;

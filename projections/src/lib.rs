@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod db;
 pub mod event_store;
 pub mod log;
+pub mod payment;
 pub mod process_manager;
 pub mod projection;
 pub mod read_models;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use otop_domain::order::{OrderLine, ShippingAddress};
 use otop_domain::values::{Phone, Satang};
 use otop_domain::{Actor, DomainError, EventMetadata, Order, OrderCommand, OrderStatus, Role};
-use otop_e2e::{sign_payment, Reply, TestApp, PAYMENT_SECRET};
+use otop_e2e::{sign_payment, sign_payment_at, Reply, TestApp, PAYMENT_SECRET};
 use otop_projections::rebuild::{rebuild, table_digest};
 use otop_projections::{AggregateStore, ProjectionKind, StoreError};
 use reqwest::StatusCode;
@@ -295,16 +295,18 @@ async fn payments_need_the_providers_signature_and_count_once_per_reference() {
     let before = order_events(&app, order).await;
     assert_eq!(before, ["OrderPlaced", "OrderConfirmed"]);
 
-    let body =
-        serde_json::to_vec(&json!({ "amount_satang": LISTING_PRICE, "reference": "PP-0001" }))
-            .expect("serialize");
+    let body = serde_json::to_vec(
+        &json!({ "order_id": order, "amount_satang": LISTING_PRICE, "reference": "PP-0001" }),
+    )
+    .expect("serialize");
     let good = sign_payment(PAYMENT_SECRET, &body);
     let admin = app.admin();
     // No signature (even with a valid admin token), a signature made with another secret, a
     // signature of other bytes (one space more), a truncated one, one that is not hex.
-    let spaced =
-        serde_json::to_vec(&json!({ "amount_satang": LISTING_PRICE, "reference": "PP-0001 " }))
-            .expect("serialize");
+    let spaced = serde_json::to_vec(
+        &json!({ "order_id": order, "amount_satang": LISTING_PRICE, "reference": "PP-0001 " }),
+    )
+    .expect("serialize");
     let refused = [
         app.pay_raw(order, &body, None, None).await,
         app.pay_raw(order, &body, None, Some(&admin)).await,
@@ -428,6 +430,204 @@ async fn payments_need_the_providers_signature_and_count_once_per_reference() {
     assert_eq!(ledger["lines"][0]["position"], paid.body["position"]);
     assert_eq!(ledger["lines"][0]["commission_bps"], BPS);
 
+    app.cleanup().await;
+}
+
+/// How many `PaymentReferenceUsed` events the log holds for `reference`.
+async fn reference_uses(app: &TestApp, reference: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM events
+          WHERE aggregate_type = 'PaymentReference' AND aggregate_id = $1",
+    )
+    .bind(reference)
+    .fetch_one(&app.pool)
+    .await
+    .expect("count the reference's events")
+}
+
+#[tokio::test]
+async fn a_signed_callback_pays_only_its_own_order_only_while_fresh_and_a_reference_only_once() {
+    let app = TestApp::spawn().await;
+    let vendor = app.approved_vendor("กลุ่มทอผ้าไหมบ้านท่าสว่าง").await;
+    let listing = published_listing(&app, vendor, None).await;
+    // Two orders with the same total: the attack of the old scheme needed nothing more.
+    let first = order_awaiting_payment(&app, "dara", vendor, listing, 1, LISTING_PRICE).await;
+    let second = order_awaiting_payment(&app, "kanya", vendor, listing, 1, LISTING_PRICE).await;
+    let body_of = |order: Uuid, reference: &str| {
+        serde_json::to_vec(
+            &json!({ "order_id": order, "amount_satang": LISTING_PRICE, "reference": reference }),
+        )
+        .expect("serialize")
+    };
+    let first_body = body_of(first, "PP-FIRST");
+    let first_signature = sign_payment(PAYMENT_SECRET, &first_body);
+
+    // 1. The first order's signed callback, replayed against the second order's path: 422,
+    //    and the second order stays unpaid.
+    let replayed = app
+        .pay_raw(second, &first_body, Some(&first_signature), None)
+        .await;
+    assert_invalid(&replayed, &["order_id"]);
+    // 2. The body of the old scheme, with no order in it, correctly signed: refused too.
+    let old_body =
+        serde_json::to_vec(&json!({ "amount_satang": LISTING_PRICE, "reference": "PP-OLD" }))
+            .expect("serialize");
+    app.pay_raw(
+        second,
+        &old_body,
+        Some(&sign_payment(PAYMENT_SECRET, &old_body)),
+        None,
+    )
+    .await
+    .assert_problem(422);
+    // 3. A callback signed more than 300 s ago (or ahead): 401; at 290 s it would still pass.
+    let now = chrono::Utc::now().timestamp();
+    let second_body = body_of(second, "PP-SECOND");
+    for stale in [now - 301, now + 301, now - 86_400] {
+        app.pay_raw(
+            second,
+            &second_body,
+            Some(&sign_payment_at(PAYMENT_SECRET, stale, &second_body)),
+            None,
+        )
+        .await
+        .assert_problem(401);
+    }
+    assert_eq!(
+        order_events(&app, second).await,
+        ["OrderPlaced", "OrderConfirmed"]
+    );
+
+    // The first order's own callback pays it, once; the same callback again is a no-op 200.
+    let paid = app
+        .pay_raw(first, &first_body, Some(&first_signature), None)
+        .await;
+    assert_status(&paid, "paid");
+    let again = app
+        .pay_raw(first, &first_body, Some(&first_signature), None)
+        .await;
+    assert_status(&again, "paid");
+    assert_eq!(again.body["position"], paid.body["position"]);
+    // 4. The first payment's reference on the second order, freshly and correctly signed:
+    //    409, nothing recorded.
+    let reused = body_of(second, "PP-FIRST");
+    let refused = app
+        .pay_raw(
+            second,
+            &reused,
+            Some(&sign_payment(PAYMENT_SECRET, &reused)),
+            None,
+        )
+        .await;
+    refused.assert_problem(409);
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("reference")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        order_events(&app, second).await,
+        ["OrderPlaced", "OrderConfirmed"]
+    );
+    assert_eq!(reference_uses(&app, "PP-FIRST").await, 1);
+    // A callback just inside the tolerance still pays.
+    let late = app
+        .pay_raw(
+            second,
+            &second_body,
+            Some(&sign_payment_at(PAYMENT_SECRET, now - 290, &second_body)),
+            None,
+        )
+        .await;
+    assert_status(&late, "paid");
+
+    // The vendor's ledger holds one credit per order, never one per callback.
+    let owner = app.vendor(vendor);
+    let ledger = balance(&app, vendor, &owner, late.position()).await;
+    let mut credited: Vec<String> = line_summary(&ledger).into_iter().map(|l| l.1).collect();
+    credited.sort();
+    let mut expected = vec![first.to_string(), second.to_string()];
+    expected.sort();
+    assert_eq!(credited, expected);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn orders_racing_for_one_payment_reference_leave_exactly_one_paid() {
+    let app = TestApp::spawn().await;
+    let vendor = app.approved_vendor("กลุ่มเครื่องเงินบ้านโชค").await;
+    let listing = published_listing(&app, vendor, None).await;
+    let mut orders = Vec::new();
+    for shopper in 0..8 {
+        let shopper = format!("racer-{shopper}");
+        orders
+            .push(order_awaiting_payment(&app, &shopper, vendor, listing, 1, LISTING_PRICE).await);
+    }
+    let replies = futures::future::join_all(
+        orders
+            .iter()
+            .map(|order| pay(&app, *order, LISTING_PRICE, "PP-RACE")),
+    )
+    .await;
+    let paid = replies.iter().filter(|r| r.status == 200).count();
+    let refused = replies.iter().filter(|r| r.status == 409).count();
+    // The losers are the control: every one of them went for a reference that was free when
+    // its callback arrived at the same moment as the winner's.
+    assert_eq!((paid, refused), (1, 7), "{replies:?}");
+    assert_eq!(reference_uses(&app, "PP-RACE").await, 1);
+    let paid_events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'OrderPaid'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count payments");
+    assert_eq!(paid_events, 1);
+
+    // The same race in the database itself: writers that do not queue in this process (as
+    // two API processes would not) load the free reference together, and the store's
+    // expected sequences let one through.
+    let store = std::sync::Arc::new(
+        otop_projections::EventStore::new(app.pool.clone()).without_local_locks(),
+    );
+    let mut racers = Vec::new();
+    for shopper in 0..8 {
+        let shopper = format!("store-racer-{shopper}");
+        racers
+            .push(order_awaiting_payment(&app, &shopper, vendor, listing, 1, LISTING_PRICE).await);
+    }
+    let metadata = metadata(&Actor::new("payment-provider", Role::System));
+    let outcomes =
+        futures::future::join_all(
+            racers.iter().map(|order| {
+                let (store, metadata) = (store.clone(), metadata.clone());
+                let payment = otop_projections::payment::Payment {
+                    order_id: *order,
+                    amount: satang(LISTING_PRICE),
+                    reference: "PP-STORE-RACE".to_string(),
+                    commission_bps: BPS as u32,
+                };
+                async move {
+                    otop_projections::payment::record_payment(&store, &payment, &metadata).await
+                }
+            }),
+        )
+        .await;
+    let won = outcomes.iter().filter(|o| o.is_ok()).count();
+    let lost = outcomes
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Err(StoreError::Domain(DomainError::InvalidTransition(_)))
+            )
+        })
+        .count();
+    assert_eq!((won, lost), (1, 7), "{outcomes:?}");
+    assert!(
+        store.conflicts() > 0,
+        "the writers really raced: at least one append lost on the reference's sequence"
+    );
+    assert_eq!(reference_uses(&app, "PP-STORE-RACE").await, 1);
     app.cleanup().await;
 }
 

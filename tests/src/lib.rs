@@ -19,12 +19,22 @@ use uuid::Uuid;
 pub const JWT_SECRET: &str = "e2e-test-secret";
 pub const PAYMENT_SECRET: &str = "e2e-payment-secret";
 
-/// The provider's signature of a payment body: lower-case hex HMAC-SHA256 with `secret`.
+/// The provider's `X-Otop-Signature` of a payment body signed now with `secret`.
 pub fn sign_payment(secret: &str, body: &[u8]) -> String {
+    sign_payment_at(secret, chrono::Utc::now().timestamp(), body)
+}
+
+/// `X-Otop-Signature` as API.md gives it, written here from the contract (not from the
+/// server's code): `t=<unix seconds>,v1=<lower-case hex HMAC-SHA256 of "<t>." + body>`.
+pub fn sign_payment_at(secret: &str, timestamp: i64, body: &[u8]) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("{timestamp}.").as_bytes());
     mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 pub fn server_url() -> String {
@@ -142,8 +152,9 @@ impl TestApp {
         let mut config = Config {
             database_url: database.url.clone(),
             bind: "127.0.0.1:0".parse().expect("valid address"),
-            jwt_secret: JWT_SECRET.to_string(),
-            payment_secret: PAYMENT_SECRET.to_string(),
+            jwt_secret: JWT_SECRET.to_string().into(),
+            payment_secret: PAYMENT_SECRET.to_string().into(),
+            development_secrets: Vec::new(),
             database_max_connections: 16,
             min_position_wait: Duration::from_secs(5),
             run_projections: true,
@@ -346,6 +357,7 @@ impl TestApp {
         reference: &str,
     ) -> Reply {
         let body = serde_json::to_vec(&serde_json::json!({
+            "order_id": order_id.to_string(),
             "amount_satang": amount_satang,
             "reference": reference,
         }))

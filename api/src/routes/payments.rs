@@ -1,6 +1,15 @@
 //! `POST /v1/orders/{id}/payments`: the payment provider's callback. No bearer token: the
-//! provider signs the raw body with the shared secret (`OTOP_PAYMENT_SECRET`), HMAC-SHA256 in
-//! hex in `X-Otop-Signature`, and nothing is read from the body before the signature is checked.
+//! provider signs, with the shared secret (`OTOP_PAYMENT_SECRET`), the time of the callback
+//! and its raw body, as Stripe signs its webhooks:
+//!
+//! ```text
+//! X-Otop-Signature: t=<unix seconds>,v1=<lower-case hex HMAC-SHA256 of "<t>." + raw body>
+//! ```
+//!
+//! Nothing is read from the body before the signature is checked. The body names its order,
+//! so a callback signed for one order cannot pay another; `t` more than
+//! [`SIGNATURE_TOLERANCE_SECONDS`] from the server's clock is refused, so an old callback
+//! cannot be replayed later; and a reference pays one order only (projections/src/payment.rs).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -8,58 +17,118 @@ use axum::http::HeaderMap;
 use axum::Json;
 use hmac::{Hmac, Mac};
 use otop_domain::values::{parse_text, Satang};
-use otop_domain::{Actor, EventMetadata, OrderCommand, Role, Validator};
+use otop_domain::{Actor, EventMetadata, Role, Validator};
+pub use otop_projections::payment::PAYMENT_PROVIDER;
+use otop_projections::payment::{record_payment as record, Payment};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::order_commands::run;
-use super::CommandReply;
-use crate::extract::{IdPath, REQUEST_ID_HEADER};
+use super::{CommandReply, StatusName};
+use crate::extract::{request_id, IdPath};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
 pub const TAG: &str = "orders";
 pub const SIGNATURE_HEADER: &str = "x-otop-signature";
-/// The actor id payments are recorded under.
-pub const PAYMENT_PROVIDER: &str = "payment-provider";
 pub const REFERENCE_MAX_CHARS: usize = 100;
+/// How far the signed `t` may be from the server's clock, either way.
+pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
 
 type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
+    /// The order paid: must be the order of the path.
+    pub order_id: Uuid,
     /// What the shopper paid, in satang: must equal the order's total.
     pub amount_satang: i64,
-    /// The provider's reference of the payment, 1 to 100 characters. A callback repeated with
-    /// the same reference changes nothing.
+    /// The provider's reference of the payment, 1 to 100 characters. It pays one order: the
+    /// same callback again changes nothing, the reference on another order is a 409.
     pub reference: String,
 }
 
-/// Checks `X-Otop-Signature` against the HMAC-SHA256 of `body` with `secret`, in constant time.
-pub fn verify_signature(secret: &str, body: &[u8], headers: &HeaderMap) -> Result<(), ApiError> {
+/// The lower-case hex signature of a callback at `timestamp` (unix seconds) with `body`.
+pub fn signature_of(secret: &[u8], timestamp: i64, body: &[u8]) -> Result<String, ApiError> {
+    Ok(hex::encode(
+        mac_of(secret, timestamp, body)?.finalize().into_bytes(),
+    ))
+}
+
+/// The whole header value a provider sends: `t=<timestamp>,v1=<signature>`.
+pub fn signature_header(secret: &[u8], timestamp: i64, body: &[u8]) -> Result<String, ApiError> {
+    Ok(format!(
+        "t={timestamp},v1={}",
+        signature_of(secret, timestamp, body)?
+    ))
+}
+
+fn mac_of(secret: &[u8], timestamp: i64, body: &[u8]) -> Result<HmacSha256, ApiError> {
+    let mut mac = HmacSha256::new_from_slice(secret)
+        .map_err(|error| ApiError::Internal(format!("payment secret: {error}")))?;
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    Ok(mac)
+}
+
+/// Checks `X-Otop-Signature` (`t=...,v1=...`; several `v1` are allowed, as while a secret is
+/// rotated) against the HMAC-SHA256 of `"<t>." + body`, in constant time, and that `t` is
+/// within [`SIGNATURE_TOLERANCE_SECONDS`] of `now` (unix seconds).
+pub fn verify_signature(
+    secret: &[u8],
+    body: &[u8],
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<(), ApiError> {
     let unauthorized =
         |why: &str| ApiError::Unauthorized(format!("payment callback refused: {why}"));
     let header = headers
         .get(SIGNATURE_HEADER)
-        .ok_or_else(|| unauthorized("no X-Otop-Signature header"))?;
-    let given = header
+        .ok_or_else(|| unauthorized("no X-Otop-Signature header"))?
         .to_str()
-        .ok()
-        .and_then(|text| hex::decode(text.trim()).ok())
-        .ok_or_else(|| unauthorized("X-Otop-Signature is not hex"))?;
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes())
-        .map_err(|error| ApiError::Internal(format!("payment secret: {error}")))?;
-    mac.update(body);
-    // `verify_slice` compares in constant time.
-    mac.verify_slice(&given)
-        .map_err(|_| unauthorized("X-Otop-Signature does not match the body"))
+        .map_err(|_| unauthorized("X-Otop-Signature is not text"))?;
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
+            Some(("v1", value)) => signatures.push(value),
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or_else(|| {
+        unauthorized("X-Otop-Signature has no t=<unix seconds> (expected t=...,v1=...)")
+    })?;
+    if signatures.is_empty() {
+        return Err(unauthorized("X-Otop-Signature has no v1=<hex signature>"));
+    }
+    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECONDS {
+        return Err(unauthorized(&format!(
+            "the signed time is more than {SIGNATURE_TOLERANCE_SECONDS} s from the server's clock"
+        )));
+    }
+    for signature in signatures {
+        let Ok(given) = hex::decode(signature) else {
+            continue;
+        };
+        // `verify_slice` compares in constant time.
+        if mac_of(secret, timestamp, body)?
+            .verify_slice(&given)
+            .is_ok()
+        {
+            return Ok(());
+        }
+    }
+    Err(unauthorized("X-Otop-Signature does not match the body"))
 }
 
 impl PaymentRequest {
-    fn parse(body: &[u8]) -> Result<(Satang, String), ApiError> {
+    /// The body as a payment of `path_order`, or why not.
+    fn parse(body: &[u8], path_order: Uuid) -> Result<(Satang, String), ApiError> {
         let request: PaymentRequest = serde_json::from_slice(body).map_err(|error| {
             if error.is_data() {
                 ApiError::invalid("body", error.to_string())
@@ -68,6 +137,12 @@ impl PaymentRequest {
             }
         })?;
         let mut v = Validator::new();
+        if request.order_id != path_order {
+            v.push(otop_domain::FieldError::new(
+                "order_id",
+                "must be the order of the path: a callback pays the order it was signed for",
+            ));
+        }
         let amount = v.check(Satang::parse("amount_satang", request.amount_satang));
         let reference = v.check(parse_text(
             "reference",
@@ -86,38 +161,47 @@ impl PaymentRequest {
 
 /// Record the shopper's payment of an order awaiting payment (the payment provider).
 ///
-/// The body must be signed: `X-Otop-Signature` is the lower-case hex HMAC-SHA256 of the raw
-/// body with `OTOP_PAYMENT_SECRET`. A repeated callback with the same `reference` replies 200
-/// and records nothing. The platform's commission rate (`OTOP_COMMISSION_BPS`) is recorded
-/// with the payment.
+/// `X-Otop-Signature: t=<unix seconds>,v1=<hex>`, where `<hex>` is the lower-case
+/// HMAC-SHA256, keyed with `OTOP_PAYMENT_SECRET`, of `<t>.` followed by the raw body; `t`
+/// must be within 300 s of the server's clock. The body's `order_id` must be the path's. A
+/// `reference` pays one order: the same callback again replies 200 and records nothing, the
+/// reference on another order is a 409. The platform's commission rate
+/// (`OTOP_COMMISSION_BPS`) is recorded with the payment.
 #[utoipa::path(post, path = "/v1/orders/{id}/payments", tag = TAG,
     params(("id" = Uuid, Path),
-        ("X-Otop-Signature" = String, Header, description = "lower-case hex HMAC-SHA256 of the raw body with the payment secret")),
+        ("X-Otop-Signature" = String, Header, description = "t=<unix seconds>,v1=<lower-case hex HMAC-SHA256 of \"<t>.\" + the raw body, keyed with the payment secret>")),
     request_body = PaymentRequest,
     responses((status = 200, body = CommandReply), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn record_payment(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    headers: HeaderMap,
+    parts: axum::http::request::Parts,
     body: Bytes,
 ) -> Result<Json<CommandReply>, ApiError> {
-    verify_signature(&state.config.payment_secret, &body, &headers)?;
-    let (amount, reference) = PaymentRequest::parse(&body)?;
+    verify_signature(
+        state.config.payment_secret.expose_secret().as_bytes(),
+        &body,
+        &parts.headers,
+        chrono::Utc::now().timestamp(),
+    )?;
+    let (amount, reference) = PaymentRequest::parse(&body, id)?;
     let actor = Actor::new(PAYMENT_PROVIDER, Role::System);
-    let request_id = headers
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| Uuid::now_v7().to_string());
-    let metadata = EventMetadata::for_request(actor.clone(), &request_id, chrono::Utc::now());
-    let command = OrderCommand::RecordPayment {
-        actor,
+    let metadata = EventMetadata::for_request(actor, &request_id(&parts), chrono::Utc::now());
+    let payment = Payment {
+        order_id: id,
         amount,
         reference,
         commission_bps: state.config.commission_bps,
     };
-    run(&state, id, command, &metadata.to_map()).await.map(Json)
+    let recorded = record(&state.events, &payment, &metadata.to_map()).await?;
+    let status = recorded.order.status_name().to_string();
+    tracing::info!(order_id = %id, position = recorded.position, status, "payment recorded");
+    Ok(Json(CommandReply {
+        id,
+        position: recorded.position,
+        status,
+    }))
 }
 
 #[cfg(test)]
@@ -125,44 +209,73 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn sign(secret: &str, body: &[u8]) -> String {
-        let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(body);
-        hex::encode(mac.finalize().into_bytes())
-    }
-
     fn headers(signature: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(SIGNATURE_HEADER, HeaderValue::from_str(signature).unwrap());
         headers
     }
 
+    const NOW: i64 = 1_790_000_000;
+
     #[test]
-    fn only_the_signature_of_these_exact_bytes_with_this_secret_passes() {
-        let body = br#"{"amount_satang":350000,"reference":"PAY-1"}"#;
-        let good = sign("secret", body);
-        assert_eq!(good.len(), 64);
-        assert!(verify_signature("secret", body, &headers(&good)).is_ok());
-        // Another secret, another body (one space added), a truncated or garbled signature.
-        let other_secret = sign("secret2", body);
-        let other_body = sign(
-            "secret",
-            br#"{"amount_satang":350000, "reference":"PAY-1"}"#,
+    fn only_the_signature_of_this_time_and_these_exact_bytes_with_this_secret_passes() {
+        let body = br#"{"order_id":"0190f6c4-0000-7000-8000-000000000001","amount_satang":350000,"reference":"PAY-1"}"#;
+        let good = signature_header(b"secret", NOW, body).unwrap();
+        assert!(verify_signature(b"secret", body, &headers(&good), NOW).is_ok());
+        // A second v1 (a rotated secret) may stand beside the good one, in either order.
+        let rotated = format!(
+            "t={NOW},v1={},v1={}",
+            signature_of(b"old", NOW, body).unwrap(),
+            signature_of(b"secret", NOW, body).unwrap()
         );
+        assert!(verify_signature(b"secret", body, &headers(&rotated), NOW).is_ok());
+        let spaced = br#"{"order_id":"0190f6c4-0000-7000-8000-000000000001", "amount_satang":350000,"reference":"PAY-1"}"#;
+        let good_hex = signature_of(b"secret", NOW, body).unwrap();
         for bad in [
-            other_secret.as_str(),
-            other_body.as_str(),
-            &good[..62],
-            "zz",
-            "",
+            // Another secret, another body, another time under the same signature.
+            signature_header(b"secret2", NOW, body).unwrap(),
+            signature_header(b"secret", NOW, spaced).unwrap(),
+            format!("t={},v1={good_hex}", NOW + 1),
+            // The old scheme: the body's HMAC alone, with no time.
+            hex::encode({
+                let mut mac = HmacSha256::new_from_slice(b"secret").unwrap();
+                mac.update(body);
+                mac.finalize().into_bytes()
+            }),
+            format!("t={NOW},v1={}", &good_hex[..62]),
+            format!("t={NOW},v1=zz"),
+            format!("v1={good_hex}"),
+            format!("t={NOW}"),
+            String::new(),
         ] {
-            let error = verify_signature("secret", body, &headers(bad)).unwrap_err();
+            let error = verify_signature(b"secret", body, &headers(&bad), NOW).unwrap_err();
             assert!(
                 matches!(error, ApiError::Unauthorized(_)),
                 "{bad}: {error:?}"
             );
         }
-        let missing = verify_signature("secret", body, &HeaderMap::new()).unwrap_err();
+        let missing = verify_signature(b"secret", body, &HeaderMap::new(), NOW).unwrap_err();
         assert!(matches!(missing, ApiError::Unauthorized(_)));
+    }
+
+    #[test]
+    fn a_signature_is_good_for_300_seconds_either_side_of_the_servers_clock() {
+        let body = br#"{}"#;
+        for (signed_at, accepted) in [
+            (NOW - 300, true),
+            (NOW + 300, true),
+            (NOW - 301, false),
+            (NOW + 301, false),
+            (NOW - 86_400, false),
+        ] {
+            let header = signature_header(b"secret", signed_at, body).unwrap();
+            let verdict = verify_signature(b"secret", body, &headers(&header), NOW);
+            assert_eq!(
+                verdict.is_ok(),
+                accepted,
+                "signed at now{:+}",
+                signed_at - NOW
+            );
+        }
     }
 }
