@@ -58,7 +58,36 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     }
 }
 
-/// The request id the request-id layer assigned (or the client sent).
+/// Drops an `X-Request-Id` that is not a UUID before the request-id layer sees it, so that
+/// layer gives the request a fresh one: a client's id is kept only when it cannot carry
+/// anything but an id (no formula, no markup, no log line of its own) into the log.
+pub async fn keep_only_uuid_request_ids(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_uuid = request.headers().get(REQUEST_ID_HEADER).map(|value| {
+        value
+            .to_str()
+            .is_ok_and(|text| Uuid::parse_str(text).is_ok())
+    });
+    if is_uuid == Some(false) {
+        request.headers_mut().remove(REQUEST_ID_HEADER);
+    }
+    next.run(request).await
+}
+
+/// The metadata of a command from a request: its actor, its request id, and correlation and
+/// causation ids minted here (never taken from the client: a client that chose them could
+/// hide its commands among another's in an audit).
+pub fn request_metadata(actor: Actor, parts: &Parts) -> EventMetadata {
+    let mut metadata = EventMetadata::for_request(actor, &request_id(parts), chrono::Utc::now());
+    let command_id = Uuid::now_v7().to_string();
+    metadata.correlation_id = command_id.clone();
+    metadata.causation_id = command_id;
+    metadata
+}
+
+/// The request id the request-id layer assigned (or the client sent, when it is a UUID).
 pub fn request_id(parts: &Parts) -> String {
     parts
         .headers
@@ -88,8 +117,7 @@ impl FromRequestParts<AppState> for CommandContext {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let SignedIn(actor) = SignedIn::from_request_parts(parts, state).await?;
-        let metadata =
-            EventMetadata::for_request(actor.clone(), &request_id(parts), chrono::Utc::now());
+        let metadata = request_metadata(actor.clone(), parts);
         Ok(CommandContext { actor, metadata })
     }
 }

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
-use crate::extract::REQUEST_ID_HEADER;
+use crate::extract::{keep_only_uuid_request_ids, REQUEST_ID_HEADER};
 use crate::idempotency::{idempotency, run_to_completion};
 use crate::problem::ApiError;
 use crate::routes::{analytics, audit};
@@ -141,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(from_fn(keep_only_uuid_request_ids))
 }
 
 /// Connects to the database named in `config`, creating and migrating it as needed.

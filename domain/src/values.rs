@@ -72,7 +72,21 @@ pub fn parse_text(field: &str, raw: &str, max_chars: usize) -> Result<String, Fi
             "must not contain control characters",
         ));
     }
+    if trimmed.chars().any(is_private_use) {
+        // The search backends mark highlights with private-use characters: text that
+        // carried them could forge a highlight (or break out of one) in every reply.
+        return Err(FieldError::new(
+            field,
+            "must not contain private-use characters (U+E000 to U+F8FF, planes 15 and 16)",
+        ));
+    }
     Ok(trimmed.to_string())
+}
+
+/// A code point of a Unicode private-use area: no meaning of its own, free for software to
+/// use as markers.
+pub fn is_private_use(ch: char) -> bool {
+    matches!(ch, '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..='\u{FFFFD}' | '\u{100000}'..='\u{10FFFD}')
 }
 
 /// Like [`parse_text`], but an absent or blank value is `None`.
@@ -436,6 +450,23 @@ mod tests {
         assert!(PromptPayId::parse("pp", "12345").is_err());
         assert!(DistrictCode::parse("d", "3217").is_ok());
         assert!(DistrictCode::parse("d", "3218").is_err());
+    }
+
+    #[test]
+    fn text_with_private_use_characters_is_refused_so_no_highlight_mark_can_be_forged() {
+        for forged in [
+            "ผ้าไหม\u{E000}มัดหมี่\u{E001}",
+            "\u{F8FF}",
+            "silk \u{F0000}",
+            "\u{10FFFD}",
+        ] {
+            let refused = parse_text("title_th", forged, 200).unwrap_err();
+            assert!(refused.message.contains("private-use"), "{forged:?}");
+            assert!(parse_tags("tags", &[forged.to_string()]).is_err());
+        }
+        // The characters either side of the areas stay accepted.
+        assert!(parse_text("title_th", "\u{D7FF}", 10).is_ok());
+        assert!(parse_text("title_th", "\u{F900}", 10).is_ok());
     }
 
     #[test]

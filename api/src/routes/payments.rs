@@ -17,7 +17,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use hmac::{Hmac, Mac};
 use otop_domain::values::{parse_text, Satang};
-use otop_domain::{Actor, EventMetadata, Role, Validator};
+use otop_domain::{Actor, Role, Validator};
 pub use otop_projections::payment::PAYMENT_PROVIDER;
 use otop_projections::payment::{record_payment as record, Payment};
 use secrecy::ExposeSecret;
@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{CommandReply, StatusName};
-use crate::extract::{request_id, IdPath};
+use crate::extract::{request_metadata, IdPath};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -187,7 +187,7 @@ pub async fn record_payment(
     )?;
     let (amount, reference) = PaymentRequest::parse(&body, id)?;
     let actor = Actor::new(PAYMENT_PROVIDER, Role::System);
-    let metadata = EventMetadata::for_request(actor, &request_id(&parts), chrono::Utc::now());
+    let metadata = request_metadata(actor, &parts);
     let payment = Payment {
         order_id: id,
         amount,

@@ -1,0 +1,65 @@
+//! `otop serve` without `--demo` refuses to start on the public development secrets: it exits
+//! non-zero, before touching the database, with a message naming each secret that is unset.
+
+use std::process::Command;
+
+fn serve(env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_otop"));
+    command
+        .arg("serve")
+        .env_remove("OTOP_JWT_SECRET")
+        .env_remove("OTOP_PAYMENT_SECRET")
+        // Nothing listens here: reaching the database would fail differently (and slowly).
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/never")
+        .env("OTOP_BIND", "127.0.0.1:0");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run otop serve")
+}
+
+#[test]
+fn serve_without_demo_names_every_missing_secret_and_exits_non_zero() {
+    for (env, missing, present) in [
+        (
+            vec![],
+            vec!["OTOP_JWT_SECRET", "OTOP_PAYMENT_SECRET"],
+            vec![],
+        ),
+        (
+            vec![("OTOP_JWT_SECRET", "a-real-jwt-secret")],
+            vec!["OTOP_PAYMENT_SECRET"],
+            vec!["OTOP_JWT_SECRET"],
+        ),
+        (
+            vec![("OTOP_PAYMENT_SECRET", "a-real-payment-secret")],
+            vec!["OTOP_JWT_SECRET"],
+            vec!["OTOP_PAYMENT_SECRET"],
+        ),
+    ] {
+        let output = serve(&env);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{env:?}: {stderr}");
+        for name in &missing {
+            assert!(
+                stderr.contains(name),
+                "{env:?}: {name} not named in {stderr}"
+            );
+        }
+        for name in &present {
+            assert!(
+                !stderr.contains(&format!("{name} must"))
+                    && !stderr.contains(&format!("{name} and")),
+                "{env:?}: {name} is set but named: {stderr}"
+            );
+        }
+        assert!(
+            !stderr.contains("otop-development") && !stderr.contains("a-real-"),
+            "no secret is ever printed: {stderr}"
+        );
+        assert!(
+            !stderr.contains("database"),
+            "refused before the database was tried: {stderr}"
+        );
+    }
+}
