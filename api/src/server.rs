@@ -241,15 +241,17 @@ fn spawn_payment_expiry(state: AppState) -> (oneshot::Sender<()>, JoinHandle<()>
 pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
+    // The server works as the application role, whatever `pool` connects as: it may append
+    // to the log and read it, never change it.
+    let pool = otop_projections::db::app_pool(&pool, config.database_max_connections)
+        .await
+        .map_err(std::io::Error::other)?;
     let search = open_search(&config).await?;
     let state = AppState::new(pool.clone(), config, search);
     let runners = if state.config.run_projections {
         // Background work gets connections of its own, so a burst of requests can never
         // starve the projections and the process manager that those requests wait for.
-        let worker_pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(WORKER_CONNECTIONS)
-            .acquire_timeout(std::time::Duration::from_secs(30))
-            .connect_with(pool.connect_options().as_ref().clone())
+        let worker_pool = otop_projections::db::app_pool(&pool, WORKER_CONNECTIONS)
             .await
             .map_err(std::io::Error::other)?;
         let mut runners = spawn_projection_runners(&worker_pool);

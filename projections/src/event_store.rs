@@ -41,6 +41,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::snapshot_mac;
+
 /// How many times a decision is tried before a conflict is reported to the caller.
 pub const MAX_CONFLICT_ATTEMPTS: usize = 8;
 
@@ -193,6 +195,10 @@ struct RawSnapshot {
     last_sequence: usize,
     current_snapshot: usize,
     payload: Value,
+    last_event_hash: Option<Vec<u8>>,
+    state_mac: Option<Vec<u8>>,
+    /// The hash the log holds now at `last_sequence`.
+    log_hash: Option<Vec<u8>>,
 }
 
 struct RawEvent {
@@ -252,6 +258,9 @@ struct PendingSnapshot {
     last_sequence: i64,
     current_snapshot: i64,
     payload: String,
+    /// [`snapshot_mac::mac`] of the payload (the hash of the last event it covers is taken
+    /// from the log in the same statement).
+    state_mac: Vec<u8>,
 }
 
 /// What one decision appends: events of any number of streams, and their due snapshots.
@@ -310,13 +319,18 @@ impl AppendBatch {
             // One snapshot row per stream and statement: the state after all its events.
             self.snapshots
                 .retain(|s| !(s.aggregate_type == A::TYPE && s.aggregate_id == stream.id));
+            let state = serde_json::to_value(&stream.aggregate)
+                .map_err(|e| AppendError::Corrupt(e.to_string()))?;
+            let payload = snapshot_mac::canonical(&state);
+            let state_mac =
+                snapshot_mac::mac(A::TYPE, &stream.id, new_last_sequence as i64, &payload);
             self.snapshots.push(PendingSnapshot {
                 aggregate_type: A::TYPE,
                 aggregate_id: stream.id.clone(),
                 last_sequence: new_last_sequence as i64,
                 current_snapshot: stream.snapshot_count.map_or(1, |count| count + 1) as i64,
-                payload: serde_json::to_string(&stream.aggregate)
-                    .map_err(|e| AppendError::Corrupt(e.to_string()))?,
+                payload,
+                state_mac,
             });
         }
         Ok(())
@@ -457,6 +471,9 @@ impl EventStore {
                         last_sequence: sequence as usize,
                         current_snapshot: count as usize,
                         payload: row.try_get("payload")?,
+                        last_event_hash: row.try_get("last_event_hash")?,
+                        state_mac: row.try_get("state_mac")?,
+                        log_hash: row.try_get("log_hash")?,
                     });
                 }
             } else {
@@ -470,8 +487,9 @@ impl EventStore {
     }
 
     /// Turns what the load query returned into a typed stream. A snapshot that no longer
-    /// reads (written by an older shape of the aggregate) is ignored and the stream replayed:
-    /// the log is the truth, and the next commit writes a fresh snapshot.
+    /// reads (written by an older shape of the aggregate), or that the log no longer vouches
+    /// for ([`snapshot_mac::distrust`]), is ignored and the stream replayed: the log is the
+    /// truth, and the next commit writes a fresh snapshot.
     async fn decode<A>(&self, aggregate_id: &str, raw: RawStream) -> Result<Stream<A>, AppendError>
     where
         A: Aggregate<Services = ()>,
@@ -481,14 +499,29 @@ impl EventStore {
         let mut snapshot_count = None;
         let mut events = raw.events;
         if let Some(snapshot) = raw.snapshot {
-            match serde_json::from_value::<A>(snapshot.payload) {
+            let evidence = snapshot_mac::SnapshotEvidence {
+                aggregate_type: A::TYPE,
+                aggregate_id,
+                last_sequence: snapshot.last_sequence as i64,
+                state: &snapshot.payload,
+                last_event_hash: snapshot.last_event_hash.as_deref(),
+                state_mac: snapshot.state_mac.as_deref(),
+                log_hash: snapshot.log_hash.as_deref(),
+            };
+            let trusted = match snapshot_mac::distrust(&evidence) {
+                None => Ok(snapshot.payload),
+                Some(why) => Err(why.to_string()),
+            };
+            match trusted.and_then(|payload| {
+                serde_json::from_value::<A>(payload).map_err(|error| error.to_string())
+            }) {
                 Ok(state) => {
                     aggregate = state;
                     last_sequence = snapshot.last_sequence;
                     snapshot_count = Some(snapshot.current_snapshot);
                 }
                 Err(error) => {
-                    tracing::warn!(aggregate_type = A::TYPE, aggregate_id, %error, "unreadable snapshot ignored");
+                    tracing::warn!(aggregate_type = A::TYPE, aggregate_id, %error, "snapshot ignored: replaying the stream");
                     snapshot_count = Some(snapshot.current_snapshot);
                     events = self.all_events(A::TYPE, aggregate_id).await?;
                 }
@@ -639,16 +672,26 @@ impl EventStore {
                    FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
                         WITH ORDINALITY AS e(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, n)
                   ORDER BY e.n
-                 RETURNING aggregate_type::text AS aggregate_type, aggregate_id::text AS aggregate_id, position
+                 RETURNING aggregate_type::text AS aggregate_type, aggregate_id::text AS aggregate_id,
+                           position, sequence, hash
              ), snapshotted AS (
-                 INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
-                 SELECT s.aggregate_type, s.aggregate_id, s.last_sequence, s.current_snapshot, s.payload::json
-                   FROM UNNEST($8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[])
-                        AS s(aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+                 -- The hash of the last event a snapshot covers, as the trigger computed it
+                 -- for the row just appended.
+                 INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot,
+                                        payload, state_mac, last_event_hash)
+                 SELECT s.aggregate_type, s.aggregate_id, s.last_sequence, s.current_snapshot,
+                        s.payload::json, s.state_mac, a.hash
+                   FROM UNNEST($8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::bytea[])
+                        AS s(aggregate_type, aggregate_id, last_sequence, current_snapshot, payload, state_mac)
+                   JOIN appended a ON a.aggregate_type = s.aggregate_type
+                                  AND a.aggregate_id = s.aggregate_id
+                                  AND a.sequence = s.last_sequence
                  ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
                     SET last_sequence = EXCLUDED.last_sequence,
                         current_snapshot = EXCLUDED.current_snapshot,
-                        payload = EXCLUDED.payload
+                        payload = EXCLUDED.payload,
+                        state_mac = EXCLUDED.state_mac,
+                        last_event_hash = EXCLUDED.last_event_hash
                   WHERE snapshots.last_sequence < EXCLUDED.last_sequence
              )
              SELECT aggregate_type, aggregate_id, position FROM appended",
@@ -671,6 +714,12 @@ impl EventStore {
             snapshots
                 .iter()
                 .map(|s| s.payload.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            snapshots
+                .iter()
+                .map(|s| s.state_mac.as_slice())
                 .collect::<Vec<_>>(),
         )
         .fetch_all(&self.pool)

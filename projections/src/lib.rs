@@ -13,6 +13,7 @@ pub mod projection;
 pub mod read_models;
 pub mod rebuild;
 pub mod runner;
+pub mod snapshot_mac;
 
 pub use event_store::{
     AggregateStore, AppendBatch, AppendError, AppendOutcome, CommandOutcome, DecisionError,

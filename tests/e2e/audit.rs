@@ -465,6 +465,25 @@ async fn sql(app: &TestApp, statement: &str, order: &str) {
         .unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
+/// Runs `statement` (bound to `order` and, when given, `sequence`) as the attacker these
+/// tests play: a superuser who switches the append-only trigger off first.
+async fn tamper(app: &TestApp, statement: &str, order: &str, sequence: Option<i64>) {
+    let mut tx = app.pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .expect("switch triggers off");
+    let mut query = sqlx::query(statement).bind(order);
+    if let Some(sequence) = sequence {
+        query = query.bind(sequence);
+    }
+    query
+        .execute(&mut *tx)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    tx.commit().await.expect("commit");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tampering_with_the_log_is_reported_exactly_where_it_happened() {
     let app = TestApp::spawn().await;
@@ -532,21 +551,23 @@ async fn tampering_with_the_log_is_reported_exactly_where_it_happened() {
     };
 
     // 1. An SQL edit of a payload: the payment's amount.
-    sql(
+    tamper(
         &app,
         "UPDATE events SET payload = jsonb_set(payload::jsonb, '{OrderPaid,amount}', '1')::json
           WHERE aggregate_type = 'Order' AND aggregate_id = $1 AND sequence = 3",
         &orders[0],
+        None,
     )
     .await;
     let want = expect(&orders[0], 3, ProblemKind::Altered);
     assert_eq!(problems(&app).await, want);
 
     // 2. An event deleted.
-    sql(
+    tamper(
         &app,
         "DELETE FROM events WHERE aggregate_type = 'Order' AND aggregate_id = $1 AND sequence = 4",
         &orders[1],
+        None,
     )
     .await;
     let want = expect(&orders[1], 4, ProblemKind::Removed);
@@ -558,7 +579,7 @@ async fn tampering_with_the_log_is_reported_exactly_where_it_happened() {
         "UPDATE events SET sequence = 2 WHERE aggregate_type = 'Order' AND aggregate_id = $1 AND sequence = 5",
         "UPDATE events SET sequence = 5 WHERE aggregate_type = 'Order' AND aggregate_id = $1 AND sequence = 1000",
     ] {
-        sql(&app, statement, &orders[2]).await;
+        tamper(&app, statement, &orders[2], None).await;
     }
     expect(&orders[2], 2, ProblemKind::Reordered);
     let want = expect(&orders[2], 5, ProblemKind::Reordered);
@@ -567,15 +588,14 @@ async fn tampering_with_the_log_is_reported_exactly_where_it_happened() {
     // 4. A forged event inserted between the second and the third: the later events are
     //    moved up to make room, and the trigger even computes the forged row's hash.
     for from in (3..=6).rev() {
-        sqlx::query(
+        tamper(
+            &app,
             "UPDATE events SET sequence = sequence + 1
               WHERE aggregate_type = 'Order' AND aggregate_id = $1 AND sequence = $2",
+            &orders[3],
+            Some(from),
         )
-        .bind(&orders[3])
-        .bind(from)
-        .execute(&app.pool)
-        .await
-        .expect("make room");
+        .await;
     }
     sql(
         &app,

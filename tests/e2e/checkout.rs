@@ -476,6 +476,28 @@ async fn killing_the_server_mid_stream_leaves_every_checkout_whole_or_absent() {
         failed, 8,
         "every shopper lost its connection to the killed process"
     );
+    // A statement the process sent just before it died still runs to its end in PostgreSQL
+    // (and commits, or not): wait until its backends are gone before reading the log, or
+    // the log could change between reading the orders and reading the listings.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()
+                AND backend_type = 'client backend' AND state <> 'idle'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("backends");
+        if others == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed process's statements never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let by_checkout = orders_by_checkout(&app).await;
     let whole = assert_all_or_nothing(&by_checkout);
