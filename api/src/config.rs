@@ -46,6 +46,9 @@ pub struct Config {
     /// Unpaid orders expire (and release their stock) after this long
     /// (`OTOP_PAYMENT_TIMEOUT_SECONDS`, default 30 minutes).
     pub payment_timeout: Duration,
+    /// Idempotency-Keys are kept this many days, then purged (`OTOP_IDEMPOTENCY_DAYS`,
+    /// default 7).
+    pub idempotency_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +106,18 @@ impl Config {
             },
         };
         let commission_bps = parse_commission_bps(var("OTOP_COMMISSION_BPS").as_deref())?;
+        let idempotency_days = match var("OTOP_IDEMPOTENCY_DAYS") {
+            None => 7,
+            Some(text) => match text.trim().parse::<u32>() {
+                Ok(days) if days > 0 => days,
+                _ => {
+                    return Err(ConfigError {
+                        name: "OTOP_IDEMPOTENCY_DAYS",
+                        message: format!("{text:?} is not a positive whole number of days"),
+                    })
+                }
+            },
+        };
         let run_checkout_process = match var("OTOP_RUN_CHECKOUT_PROCESS").as_deref() {
             None | Some("true") | Some("1") => true,
             Some("false") | Some("0") => false,
@@ -123,6 +138,7 @@ impl Config {
             run_checkout_process,
             commission_bps,
             payment_timeout,
+            idempotency_days,
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             bind,
             jwt_secret,

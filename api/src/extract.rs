@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::auth::SignedIn;
+use crate::idempotency::IdempotencyScope;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -101,11 +102,30 @@ pub fn request_id(parts: &Parts) -> String {
 pub struct CommandContext {
     pub actor: Actor,
     pub metadata: EventMetadata,
+    /// The request's `Idempotency-Key`, when it came with one.
+    pub idempotency: Option<IdempotencyScope>,
 }
 
 impl CommandContext {
+    /// The metadata of the command's events; with an `Idempotency-Key`, its token too, which
+    /// is what makes a retry after a crash find what the first attempt wrote.
     pub fn metadata_map(&self) -> std::collections::HashMap<String, String> {
-        self.metadata.to_map()
+        let mut map = self.metadata.to_map();
+        if let Some(scope) = &self.idempotency {
+            map.insert(
+                otop_projections::event_store::IDEMPOTENCY_METADATA.to_string(),
+                scope.token(),
+            );
+        }
+        map
+    }
+
+    /// The id of a new aggregate: the one the client gave, else one derived from its
+    /// `Idempotency-Key` (so a retried create finds what it made), else a fresh one.
+    pub fn new_id(&self, given: Option<Uuid>, namespace: &Uuid) -> Uuid {
+        given
+            .or_else(|| self.idempotency.as_ref().map(|s| s.derived_id(namespace)))
+            .unwrap_or_else(Uuid::now_v7)
     }
 }
 
@@ -118,7 +138,12 @@ impl FromRequestParts<AppState> for CommandContext {
     ) -> Result<Self, Self::Rejection> {
         let SignedIn(actor) = SignedIn::from_request_parts(parts, state).await?;
         let metadata = request_metadata(actor.clone(), parts);
-        Ok(CommandContext { actor, metadata })
+        let idempotency = parts.extensions.get::<IdempotencyScope>().cloned();
+        Ok(CommandContext {
+            actor,
+            metadata,
+            idempotency,
+        })
     }
 }
 

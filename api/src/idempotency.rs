@@ -3,9 +3,24 @@
 //! The first request with a key claims it in `idempotency_keys` before it runs, and stores its
 //! reply when it ends. A retry with the same key and the same request replays that reply with
 //! `Idempotent-Replayed: true`; while the first is still running, retries wait for it, so fifty
-//! concurrent copies run the command once. The same key with another request is a 422. Keys
-//! are scoped by caller (the token's subject), so two callers never share a reply. A reply
-//! that is a server error is not stored: the client may retry it for real.
+//! concurrent copies run the command once. The same key with another request is a 422.
+//!
+//! - **Scoped by caller**: role, subject and vendor of the token ([`principal_of`]), so two
+//!   callers never share a reply, nor one person acting in two roles.
+//! - **Exactly once across a crash.** The claim and the stored reply are transactions of their
+//!   own, so a process can die after its command committed and before its reply was stored;
+//!   its retry then takes the abandoned claim over and runs again. What makes that second run
+//!   harmless is in the log itself: the command's events carry the key's token in their
+//!   metadata ([`IdempotencyScope::token`]), in the same rows, hence in the same transaction;
+//!   the event store finds them and records nothing new
+//!   (`otop_projections::event_store::AggregateStore::execute`), and creates without an
+//!   explicit id derive it from the key ([`IdempotencyScope::derived_id`]), so the retry finds
+//!   the same aggregate. After a crash there is either nothing (the retry runs) or the events
+//!   with their key (the retry replays what they did).
+//! - **A request refused before it ran claims nothing**: a 400, 401, 403 or 422 reply gives
+//!   the key back, so a forged callback cannot poison the key of the real one. Server errors
+//!   are not stored either: the client may retry them for real.
+//! - Keys older than `OTOP_IDEMPOTENCY_DAYS` are purged ([`purge_expired`]).
 
 use std::time::{Duration, Instant};
 
@@ -82,6 +97,11 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
         Err(error) => return error.into_response(),
     }
 
+    let mut parts = parts;
+    parts.extensions.insert(IdempotencyScope {
+        principal: principal.clone(),
+        key: key.clone(),
+    });
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     let (response_parts, response_body) = response.into_parts();
     let bytes = match axum::body::to_bytes(response_body, usize::MAX).await {
@@ -91,7 +111,7 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
             return ApiError::Internal(format!("reading the reply: {error}")).into_response();
         }
     };
-    if response_parts.status.is_server_error() {
+    if response_parts.status.is_server_error() || refused_before_running(response_parts.status) {
         release(&state, &principal, &key).await;
     } else {
         let content_type = response_parts
@@ -118,13 +138,65 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     Response::from_parts(response_parts, Body::from(bytes))
 }
 
+/// What a request with an `Idempotency-Key` carries to its handler (in its extensions).
+#[derive(Debug, Clone)]
+pub struct IdempotencyScope {
+    pub principal: String,
+    pub key: String,
+}
+
+impl IdempotencyScope {
+    /// What the command's events carry in their metadata (`idempotency_key`): a digest of
+    /// caller and key, so that the client's text itself never enters the log.
+    pub fn token(&self) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.principal.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(self.key.as_bytes());
+        hex::encode(hasher.finalize())
+    }
+
+    /// The id a create without an explicit one gives its aggregate: derived from caller and
+    /// key within `namespace`, so a retry of the create finds the aggregate it made.
+    pub fn derived_id(&self, namespace: &uuid::Uuid) -> uuid::Uuid {
+        uuid::Uuid::new_v5(
+            namespace,
+            format!("{}\n{}", self.principal, self.key).as_bytes(),
+        )
+    }
+}
+
+/// A reply that refuses the request as sent (malformed, not signed in, not allowed, invalid):
+/// nothing ran, so the key is given back instead of remembering the refusal.
+fn refused_before_running(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BAD_REQUEST
+            | StatusCode::UNAUTHORIZED
+            | StatusCode::FORBIDDEN
+            | StatusCode::UNPROCESSABLE_ENTITY
+    )
+}
+
+/// Deletes keys created more than `days` days ago; returns how many.
+pub async fn purge_expired(pool: &sqlx::PgPool, days: u32) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(days => $1)",
+    )
+    .bind(days as i32)
+    .execute(pool)
+    .await?;
+    Ok(deleted.rows_affected())
+}
+
+/// Who a key belongs to: the token's role, subject and vendor; the payment provider; or an
+/// anonymous caller.
 fn principal_of(state: &AppState, parts: &axum::http::request::Parts) -> Option<String> {
     match bearer_token(parts) {
-        Ok(Some(token)) => state
-            .auth
-            .verify(token)
-            .ok()
-            .map(|actor| format!("sub:{}", actor.id)),
+        Ok(Some(token)) => state.auth.verify(token).ok().map(|actor| {
+            let vendor = actor.vendor_id.map(|v| v.to_string()).unwrap_or_default();
+            format!("{}:{}:{vendor}", actor.role.as_str(), actor.id)
+        }),
         Ok(None) if parts.headers.contains_key("x-otop-signature") => {
             Some("payment-provider".to_string())
         }

@@ -215,14 +215,29 @@ pub async fn open_search(config: &Config) -> std::io::Result<Arc<dyn otop_search
 
 /// Expires unpaid orders every few seconds (their stock is then released by the checkout
 /// process manager).
-fn spawn_payment_expiry(state: AppState) -> (oneshot::Sender<()>, JoinHandle<()>) {
+/// How often Idempotency-Keys past `OTOP_IDEMPOTENCY_DAYS` are purged.
+const IDEMPOTENCY_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// What time drives: unpaid orders expire, and old Idempotency-Keys are purged (once at
+/// start, then hourly).
+fn spawn_housekeeping(state: AppState) -> (oneshot::Sender<()>, JoinHandle<()>) {
     let (stop, mut stopped) = oneshot::channel::<()>();
     let interval = (state.config.payment_timeout / 10).clamp(
         std::time::Duration::from_millis(200),
         std::time::Duration::from_secs(30),
     );
     let task = tokio::spawn(async move {
+        let mut last_purge: Option<std::time::Instant> = None;
         loop {
+            if last_purge.is_none_or(|at| at.elapsed() >= IDEMPOTENCY_PURGE_EVERY) {
+                last_purge = Some(std::time::Instant::now());
+                let days = state.config.idempotency_days;
+                match crate::idempotency::purge_expired(&state.pool, days).await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, days, "purged old Idempotency-Keys"),
+                    Err(error) => tracing::warn!(%error, "purging Idempotency-Keys failed"),
+                }
+            }
             tokio::select! {
                 _ = &mut stopped => return,
                 _ = tokio::time::sleep(interval) => {}
@@ -274,7 +289,7 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
     let expiry = state
         .config
         .run_projections
-        .then(|| spawn_payment_expiry(state.clone()));
+        .then(|| spawn_housekeeping(state.clone()));
     let app = router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -46,6 +46,9 @@ use crate::snapshot_mac;
 /// How many times a decision is tried before a conflict is reported to the caller.
 pub const MAX_CONFLICT_ATTEMPTS: usize = 8;
 
+/// The metadata field that carries a command's `Idempotency-Key` token (api/src/idempotency.rs).
+pub const IDEMPOTENCY_METADATA: &str = "idempotency_key";
+
 /// A snapshot is written whenever an aggregate's sequence crosses a multiple of this.
 pub const DEFAULT_SNAPSHOT_EVERY: usize = 50;
 
@@ -891,12 +894,32 @@ where
     /// Runs `command` against the current state and commits what it decides: one query to
     /// load, one statement to append; decided again from a fresh load when another writer
     /// got there first.
+    ///
+    /// A command whose metadata carries an `Idempotency-Key` token ([`IDEMPOTENCY_METADATA`])
+    /// that this stream's events already carry has run before (its process died before the
+    /// reply was stored): it records nothing, and replies with the position of those events.
     pub async fn execute(
         &self,
         aggregate_id: &str,
         command: A::Command,
         metadata: &HashMap<String, String>,
     ) -> Result<CommandOutcome<A>, StoreError<A::Error>> {
+        if let Some(token) = metadata.get(IDEMPOTENCY_METADATA) {
+            if let Some(position) = self.position_of_token(aggregate_id, token).await? {
+                tracing::info!(
+                    aggregate_type = A::TYPE,
+                    aggregate_id,
+                    position,
+                    "command ran before with this Idempotency-Key: nothing recorded"
+                );
+                let loaded = self.load(aggregate_id).await?;
+                return Ok(CommandOutcome {
+                    aggregate: loaded.aggregate,
+                    events: Vec::new(),
+                    position,
+                });
+            }
+        }
         let key = StreamKey::of::<A>(aggregate_id);
         let (events, key_ref, command_ref) = (&self.events, &key, &command);
         let result = self
@@ -942,6 +965,29 @@ where
             events: envelopes,
             position,
         })
+    }
+}
+
+impl<A> AggregateStore<A>
+where
+    A: Aggregate<Services = ()>,
+{
+    /// The position of the last event of this stream written under `token`, if any.
+    async fn position_of_token(
+        &self,
+        aggregate_id: &str,
+        token: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT max(position) FROM events
+              WHERE (metadata ->> 'idempotency_key') = $1
+                AND aggregate_type = $2 AND aggregate_id = $3",
+        )
+        .bind(token)
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .fetch_one(self.events.pool())
+        .await
     }
 }
 

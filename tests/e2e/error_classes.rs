@@ -411,7 +411,8 @@ async fn an_idempotency_key_replays_the_first_reply_and_refuses_another_body() {
     assert_ne!(someone_else.body["id"], first.body["id"]);
     assert_eq!(event_count(&app).await, 2);
 
-    // A refused command is replayed as refused too.
+    // A request refused before it ran (422 from parsing) claims no key: the same request
+    // is refused afresh, and the corrected one may use the key.
     let bad = json!({"name_th": "", "district_code": "3201", "producer_type": "sme", "phone": "0812345678"});
     let bad_key = [("Idempotency-Key", "bad-once")];
     app.request(
@@ -433,7 +434,164 @@ async fn an_idempotency_key_replays_the_first_reply_and_refuses_another_body() {
         )
         .await;
     bad_again.assert_problem(422);
-    assert_eq!(bad_again.headers["idempotent-replayed"], "true");
+    assert!(bad_again.headers.get("idempotent-replayed").is_none());
+    let corrected = app
+        .request(
+            Method::POST,
+            "/v1/vendors",
+            Some(&token),
+            Some(&body),
+            &bad_key,
+        )
+        .await;
+    assert_eq!(corrected.status, StatusCode::CREATED, "{corrected:?}");
+    assert_eq!(event_count(&app).await, 3);
+    app.cleanup().await;
+}
+
+/// What a process that died after its command committed, and before it stored the reply,
+/// leaves behind: the claim, old and incomplete.
+async fn abandon_every_claim(app: &TestApp) {
+    let abandoned = sqlx::query(
+        "UPDATE idempotency_keys SET completed_at = NULL, status_code = NULL, response_body = NULL,
+                created_at = now() - interval '10 minutes'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("simulate the crash");
+    assert!(
+        abandoned.rows_affected() >= 1,
+        "there was a claim to abandon"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_a_crash_between_command_and_reply_records_nothing_twice() {
+    let app = TestApp::spawn().await;
+    let vendor = app.approved_vendor("กลุ่มทอผ้าไหมบ้านท่าสว่าง").await;
+    let owner = app.vendor(vendor);
+    let listing = app.published_listing(vendor, 10).await;
+    let shopper = app.shopper("s1");
+    let cases: Vec<(&str, String, Value, &str)> = vec![
+        (
+            "a stock delta",
+            format!("/v1/listings/{listing}/stock"),
+            json!({"delta": 5}),
+            &owner,
+        ),
+        (
+            "a vendor application without an id",
+            "/v1/vendors".to_string(),
+            json!({"name_th": "กลุ่มใหม่", "district_code": "3201", "producer_type": "sme", "phone": "0812345678"}),
+            &shopper,
+        ),
+        (
+            "a listing without an id",
+            "/v1/listings".to_string(),
+            json!({"title_th": "ผ้าไหม", "category_code": "TEXTILE", "subtype_code": "TEX_SILK_MUDMEE",
+                   "price_satang": 100000, "stock": 3}),
+            &owner,
+        ),
+    ];
+    for (case, path, body, token) in cases {
+        let key = [("Idempotency-Key", case)];
+        let first = app
+            .request(Method::POST, &path, Some(token), Some(&body), &key)
+            .await;
+        assert!(first.status.is_success(), "{case}: {first:?}");
+        let after_first = event_count(&app).await;
+        abandon_every_claim(&app).await;
+        // The retry takes the abandoned claim over and runs the handler again.
+        let retry = app
+            .request(Method::POST, &path, Some(token), Some(&body), &key)
+            .await;
+        assert_eq!(retry.status, first.status, "{case}: {retry:?}");
+        assert!(
+            retry.headers.get("idempotent-replayed").is_none(),
+            "{case}: the retry ran (it took the claim over), it was not replayed"
+        );
+        assert_eq!(retry.body["id"], first.body["id"], "{case}");
+        assert_eq!(retry.body["position"], first.body["position"], "{case}");
+        assert_eq!(
+            event_count(&app).await,
+            after_first,
+            "{case}: the retry recorded nothing"
+        );
+    }
+    // The stock moved by 5 once: 10 + 5.
+    let store = otop_projections::AggregateStore::<otop_domain::Listing>::new(app.pool.clone());
+    let loaded = store.load(&listing.to_string()).await.expect("load");
+    assert_eq!(loaded.aggregate.state().expect("listing").available, 15);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn keys_are_scoped_by_role_subject_and_vendor() {
+    let app = TestApp::spawn().await;
+    let body = json!({"name_th": "กลุ่ม", "district_code": "3201", "producer_type": "sme", "phone": "0812345678"});
+    let key = [("Idempotency-Key", "shared-key")];
+    let first_vendor = Uuid::now_v7();
+    let second_vendor = Uuid::now_v7();
+    // One subject, four hats: each is a caller of its own.
+    let tokens = [
+        app.token(&otop_domain::Actor::new(
+            "same-person",
+            otop_domain::Role::Shopper,
+        )),
+        app.token(&otop_domain::Actor::new(
+            "same-person",
+            otop_domain::Role::Admin,
+        )),
+        app.token(&otop_domain::Actor::vendor("same-person", first_vendor)),
+        app.token(&otop_domain::Actor::vendor("same-person", second_vendor)),
+    ];
+    let mut ids = Vec::new();
+    for token in &tokens {
+        let reply = app
+            .request(Method::POST, "/v1/vendors", Some(token), Some(&body), &key)
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        assert!(reply.headers.get("idempotent-replayed").is_none());
+        ids.push(reply.body["id"].clone());
+    }
+    ids.sort_by_key(|id| id.to_string());
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "four callers, four vendors");
+    assert_eq!(event_count(&app).await, 4);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn keys_older_than_the_retention_are_purged() {
+    let app = TestApp::spawn().await;
+    let token = app.shopper("s1");
+    let body = json!({"name_th": "กลุ่ม", "district_code": "3201", "producer_type": "sme", "phone": "0812345678"});
+    for key in ["old-key", "new-key"] {
+        let reply = app
+            .request(
+                Method::POST,
+                "/v1/vendors",
+                Some(&token),
+                Some(&body),
+                &[("Idempotency-Key", key)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    sqlx::query("UPDATE idempotency_keys SET created_at = now() - interval '8 days' WHERE idempotency_key = 'old-key'")
+        .execute(&app.pool)
+        .await
+        .expect("age a key");
+    // What the server's housekeeping runs, on the server's own connections.
+    let purged = otop_api::idempotency::purge_expired(&app.state().pool, 7)
+        .await
+        .expect("purge");
+    assert_eq!(purged, 1);
+    let left: Vec<String> = sqlx::query_scalar("SELECT idempotency_key FROM idempotency_keys")
+        .fetch_all(&app.pool)
+        .await
+        .expect("keys left");
+    assert_eq!(left, ["new-key"]);
     app.cleanup().await;
 }
 
@@ -493,6 +651,8 @@ async fn a_key_claimed_by_a_request_that_died_is_taken_over_by_its_retry() {
         "the retry runs instead of waiting: {retry:?}"
     );
     assert!(retry.headers.get("idempotent-replayed").is_none());
+    assert_eq!(retry.body["id"], first.body["id"], "the same vendor");
+    assert_eq!(event_count(&app).await, 1, "and it applied once");
     // A different request never takes over someone's key.
     sqlx::query("UPDATE idempotency_keys SET completed_at = NULL, created_at = now() - interval '10 minutes'")
         .execute(&app.pool)

@@ -631,6 +631,103 @@ async fn orders_racing_for_one_payment_reference_leave_exactly_one_paid() {
     app.cleanup().await;
 }
 
+#[tokio::test]
+async fn a_forged_callback_cannot_poison_the_real_callbacks_idempotency_key() {
+    let app = TestApp::spawn().await;
+    let vendor = app.approved_vendor("กลุ่มทอผ้าไหมบ้านท่าสว่าง").await;
+    let listing = published_listing(&app, vendor, None).await;
+    let order = order_awaiting_payment(&app, "dara", vendor, listing, 1, LISTING_PRICE).await;
+    let body = serde_json::to_vec(
+        &json!({ "order_id": order, "amount_satang": LISTING_PRICE, "reference": "PP-KEYED" }),
+    )
+    .expect("serialize");
+    let key = "provider-callback-1";
+    let send = |signature: String| {
+        let (app, body) = (&app, body.clone());
+        async move {
+            let response = app
+                .client
+                .post(format!("{}/v1/orders/{order}/payments", app.base_url))
+                .header("Content-Type", "application/json")
+                .header("X-Otop-Signature", signature)
+                .header("Idempotency-Key", key)
+                .body(body)
+                .send()
+                .await
+                .expect("the API answers");
+            (response.status(), response.headers().clone())
+        }
+    };
+    // The attacker knows the key the provider will use, not the secret.
+    let (forged, _) = send(sign_payment("not-the-secret", &body)).await;
+    assert_eq!(forged, StatusCode::UNAUTHORIZED);
+    // The provider's real callback with that key runs, and pays.
+    let (real, headers) = send(sign_payment(PAYMENT_SECRET, &body)).await;
+    assert_eq!(real, StatusCode::OK);
+    assert!(
+        headers.get("idempotent-replayed").is_none(),
+        "not the forged 401 replayed"
+    );
+    assert_eq!(
+        order_events(&app, order).await,
+        ["OrderPlaced", "OrderConfirmed", "OrderPaid"]
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_refund_retried_after_a_crash_between_command_and_reply_is_debited_once() {
+    let app = TestApp::spawn().await;
+    let vendor = app.approved_vendor("กลุ่มแปรรูปข้าวหอมมะลิ").await;
+    let listing = published_listing(&app, vendor, None).await;
+    let owner = app.vendor(vendor);
+    let order = order_awaiting_payment(&app, "preecha", vendor, listing, 1, LISTING_PRICE).await;
+    assert_status(&pay(&app, order, LISTING_PRICE, "PP-CRASH").await, "paid");
+    let path = format!("/v1/orders/{order}/refund");
+    let body = json!({"amount_satang": 10_000, "reason": "สินค้าชำรุด"});
+    let key = [("Idempotency-Key", "refund-once")];
+    let refund = || {
+        app.request(
+            reqwest::Method::POST,
+            &path,
+            Some(&owner),
+            Some(&body),
+            &key,
+        )
+    };
+    let first = refund().await;
+    assert_ok(&first);
+    let after_first = order_events(&app, order).await;
+    // The process died after the refund committed, before its reply was stored.
+    let abandoned = sqlx::query(
+        "UPDATE idempotency_keys SET completed_at = NULL, status_code = NULL, response_body = NULL,
+                created_at = now() - interval '10 minutes'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("simulate the crash");
+    assert_eq!(abandoned.rows_affected(), 1);
+    let retry = refund().await;
+    assert_ok(&retry);
+    assert!(
+        retry.headers.get("idempotent-replayed").is_none(),
+        "the retry ran again"
+    );
+    assert_eq!(retry.body["position"], first.body["position"]);
+    assert_eq!(
+        order_events(&app, order).await,
+        after_first,
+        "one refund in the log"
+    );
+    let ledger = balance(&app, vendor, &owner, retry.position()).await;
+    let debits = line_summary(&ledger)
+        .into_iter()
+        .filter(|line| line.0 == "debit")
+        .count();
+    assert_eq!(debits, 1, "{ledger}");
+    app.cleanup().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2. Fulfilment: who may take each step
 

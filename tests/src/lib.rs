@@ -164,6 +164,7 @@ impl TestApp {
             meili_key: None,
             commission_bps: 500,
             payment_timeout: Duration::from_secs(30 * 60),
+            idempotency_days: 7,
         };
         configure(&mut config);
         let server = otop_api::start(config, database.pool.clone())

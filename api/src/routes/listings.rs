@@ -23,6 +23,9 @@ use crate::problem::{ApiError, Problem};
 use crate::read_your_writes::wait_for;
 use crate::state::AppState;
 
+/// Namespace of listing ids derived from an `Idempotency-Key`.
+const LISTING_NAMESPACE: Uuid = Uuid::from_u128(0x6f74_6f70_2d6c_6973_7469_6e67_2d69_0001);
+
 pub const TAG: &str = "listings";
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -319,7 +322,7 @@ pub async fn create_listing(
     ApiJson(body): ApiJson<CreateListingRequest>,
 ) -> Result<(StatusCode, Json<CommandReply>), ApiError> {
     let vendor = own_vendor_standing(&state, &ctx.actor, "creating a listing").await?;
-    let listing_id = body.id.unwrap_or_else(Uuid::now_v7);
+    let listing_id = ctx.new_id(body.id, &LISTING_NAMESPACE);
     let (details, price, stock) = body.parse()?;
     let command = ListingCommand::Create {
         listing_id,

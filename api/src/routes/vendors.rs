@@ -23,6 +23,9 @@ use crate::problem::{ApiError, Problem};
 use crate::read_your_writes::wait_for;
 use crate::state::AppState;
 
+/// Namespace of vendor ids derived from an `Idempotency-Key`.
+const VENDOR_NAMESPACE: Uuid = Uuid::from_u128(0x6f74_6f70_2d76_656e_646f_722d_6964_0001);
+
 pub const TAG: &str = "vendors";
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -213,7 +216,7 @@ pub async fn apply_vendor(
     ctx: CommandContext,
     ApiJson(body): ApiJson<ApplyVendorRequest>,
 ) -> Result<(StatusCode, Json<CommandReply>), ApiError> {
-    let vendor_id = body.id.unwrap_or_else(Uuid::now_v7);
+    let vendor_id = ctx.new_id(body.id, &VENDOR_NAMESPACE);
     let profile = body.parse()?;
     let command = VendorCommand::Apply {
         vendor_id,
