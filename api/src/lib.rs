@@ -12,6 +12,7 @@ pub mod search_feed;
 pub mod seed;
 pub mod server;
 pub mod state;
+pub mod vendor_standing;
 
 pub use config::Config;
 pub use server::{open_search, prepare_database, router, start, RunningServer};

@@ -119,6 +119,10 @@ pub fn router(state: AppState) -> Router {
             ApiError::Malformed("this method is not allowed on this path".into())
         })
         .layer(from_fn_with_state(state.clone(), idempotency))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::vendor_standing::enforce,
+        ))
         .with_state(state);
     Router::new()
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))

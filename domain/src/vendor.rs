@@ -273,6 +273,13 @@ impl Vendor {
                 if patch.is_empty() {
                     return Err(DomainError::invalid("body", "names no field to change"));
                 }
+                if state.status == Suspended && patch.payout_promptpay.is_some() {
+                    // Where the money goes is frozen with the vendor: a suspended account must
+                    // not be able to redirect payouts it may still be owed.
+                    return Err(DomainError::InvalidTransition(
+                        "a suspended vendor's payout PromptPay id cannot change".into(),
+                    ));
+                }
                 Ok(vec![VendorEvent::VendorProfileUpdated { patch }])
             }
         }

@@ -8,6 +8,13 @@
 //! | `OrderShipped` | commit the order's reservations (units become sold), in one append |
 //! | `OrderPlaced` of the earlier saga (not confirmed in its own transaction) | reserve every line and confirm the order in one append; or release and reject it |
 //! | `OrderRejected` (only the earlier saga rejects) | fail the checkout: reject its pending orders, cancel its confirmed ones |
+//! | `VendorSuspended`, `VendorClosed` | cancel the vendor's unpaid orders (their cancellation then releases their stock) |
+//! | `OrderPlaced` in its checkout's transaction, for a vendor suspended or closed by now | cancel it (the checkout read the vendor as approved just before the suspension committed) |
+//!
+//! The last two together leave no unpaid order of a suspended vendor behind, whatever the
+//! order of the commits: an order before the suspension in log order is in the orders read
+//! model by the time the suspension is handled (the handler waits for it); an order after it
+//! finds the vendor suspended when it is handled itself.
 //!
 //! Every command it sends is idempotent (releasing or committing what is not held is a no-op,
 //! a refused transition is an outcome), so handling an event twice changes nothing. That is
@@ -19,7 +26,9 @@ use std::collections::HashMap;
 
 use futures::future::BoxFuture;
 use otop_domain::order::{OrderEvent, OrderState};
-use otop_domain::{Actor, DomainError, EventMetadata, Order, OrderCommand, OrderStatus};
+use otop_domain::{
+    Actor, DomainError, EventMetadata, Order, OrderCommand, OrderStatus, Vendor, VendorStatus,
+};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -64,7 +73,12 @@ impl Projection for CheckoutProcess {
         events: &'a [RecordedEvent],
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(async move {
+            self.cancel_orders_of_vendors_gone(events).await?;
             for (index, event) in events.iter().enumerate() {
+                if event.aggregate_type == "Vendor" {
+                    self.handle_vendor(event).await?;
+                    continue;
+                }
                 if event.aggregate_type != "Order" {
                     continue;
                 }
@@ -79,6 +93,12 @@ impl Projection for CheckoutProcess {
         })
     }
 }
+
+/// Why the platform cancels an unpaid order of a vendor that may no longer sell.
+pub const VENDOR_GONE: &str = "the producer group was suspended or closed before payment";
+
+/// How long the handler of a suspension waits for the orders read model to reach it.
+const ORDERS_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Metadata for a command caused by `event`: the platform acts, in the event's correlation.
 fn caused_by(event: &RecordedEvent) -> HashMap<String, String> {
@@ -169,6 +189,129 @@ impl CheckoutProcess {
             }
             _ => Ok(()),
         }
+    }
+
+    /// A suspension or closure: cancels every unpaid order the vendor had by then.
+    async fn handle_vendor(&self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        if !matches!(
+            event.event_type.as_str(),
+            "VendorSuspended" | "VendorClosed"
+        ) {
+            return Ok(());
+        }
+        let vendor_id = aggregate_uuid(event)?;
+        self.wait_for_orders_read_model(event).await?;
+        let unpaid: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT order_id FROM order_summaries
+              WHERE vendor_id = $1 AND status IN ('pending', 'awaiting_payment')
+              ORDER BY order_id",
+        )
+        .bind(vendor_id)
+        .fetch_all(self.events.pool())
+        .await?;
+        tracing::info!(%vendor_id, orders = unpaid.len(), event_type = %event.event_type, "cancelling a gone vendor's unpaid orders");
+        let metadata = caused_by(event);
+        for order_id in unpaid {
+            self.cancel_unpaid(order_id, &metadata).await?;
+        }
+        Ok(())
+    }
+
+    async fn wait_for_orders_read_model(
+        &self,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        let deadline = std::time::Instant::now() + ORDERS_WAIT;
+        loop {
+            let reached = crate::checkpoint::read(
+                self.events.pool(),
+                crate::projection::ProjectionKind::Orders.name(),
+            )
+            .await?
+            .is_some_and(|cursor| cursor >= event.cursor());
+            if reached {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(ProjectionError::Transient(
+                    "the orders read model is behind the vendor's suspension".into(),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Orders placed in this batch for vendors that are no longer approved now.
+    async fn cancel_orders_of_vendors_gone(
+        &self,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut placed: Vec<(Uuid, Uuid, &RecordedEvent)> = Vec::new();
+        for event in events.iter().filter(|e| e.event_type == "OrderPlaced") {
+            if let OrderEvent::OrderPlaced { vendor_id, .. } = decode(event)? {
+                placed.push((aggregate_uuid(event)?, vendor_id, event));
+            }
+        }
+        if placed.is_empty() {
+            return Ok(());
+        }
+        let mut keys: Vec<StreamKey> = placed
+            .iter()
+            .map(|(_, vendor, _)| StreamKey::of::<Vendor>(vendor.to_string()))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        // One query for every vendor of the batch.
+        let mut loaded = self.events.load(&keys).await.map_err(transient)?;
+        let mut gone = std::collections::HashSet::new();
+        for key in &keys {
+            let vendor = loaded
+                .take::<Vendor>(&key.aggregate_id)
+                .await
+                .map_err(transient)?;
+            let can_sell = vendor
+                .aggregate()
+                .state()
+                .is_some_and(|v| v.status == VendorStatus::Approved);
+            if !can_sell {
+                gone.insert(key.aggregate_id.clone());
+            }
+        }
+        for (order_id, vendor_id, event) in placed {
+            if gone.contains(&vendor_id.to_string()) {
+                self.cancel_unpaid(order_id, &caused_by(event)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancels `order_id` when it is still unpaid; anything else is left as it is.
+    async fn cancel_unpaid(
+        &self,
+        order_id: Uuid,
+        metadata: &HashMap<String, String>,
+    ) -> Result<(), ProjectionError> {
+        let Some(order) = self.order(order_id).await? else {
+            return Ok(());
+        };
+        let command = match order.status {
+            OrderStatus::AwaitingPayment => OrderCommand::Cancel {
+                actor: Actor::system(),
+                reason: VENDOR_GONE.into(),
+            },
+            OrderStatus::Pending => OrderCommand::Reject {
+                actor: Actor::system(),
+                reason: VENDOR_GONE.into(),
+                failed_listings: Vec::new(),
+            },
+            _ => return Ok(()),
+        };
+        let _ = outcome(
+            self.orders
+                .execute(&order_id.to_string(), command, metadata)
+                .await,
+        )?;
+        Ok(())
     }
 
     /// An order placed by the saga that checkouts used before: its stock is still to reserve

@@ -200,7 +200,8 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
         }
     }
 
-    // Suspension stops publishing; reinstatement allows it again.
+    // Suspension freezes its listings (API.md: a suspended vendor may read and fulfil paid
+    // orders, nothing else); reinstatement thaws them.
     let suspended = app
         .post(
             &format!("/v1/vendors/{vendor_id}/suspend"),
@@ -210,16 +211,23 @@ async fn a_vendor_applies_is_approved_and_publishes_a_listing() {
         .await;
     assert_eq!(suspended.body["status"], "suspended");
     app.post(&format!("{listing_path}/unpublish"), &vendor, Value::Null)
-        .await;
+        .await
+        .assert_problem(403);
     app.post(&format!("{listing_path}/publish"), &vendor, Value::Null)
         .await
-        .assert_problem(409);
+        .assert_problem(403);
     app.post(
         &format!("/v1/vendors/{vendor_id}/reinstate"),
         &app.admin(),
         Value::Null,
     )
     .await;
+    // The listing stayed published all along (frozen, and out of search while suspended):
+    // after reinstatement its vendor may change it again.
+    let unpublished = app
+        .post(&format!("{listing_path}/unpublish"), &vendor, Value::Null)
+        .await;
+    assert_eq!(unpublished.status, StatusCode::OK, "{unpublished:?}");
     let republished = app
         .post(&format!("{listing_path}/publish"), &vendor, Value::Null)
         .await;

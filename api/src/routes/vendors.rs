@@ -202,7 +202,25 @@ async fn run(
     command: VendorCommand,
     ctx: &CommandContext,
 ) -> Result<CommandReply, ApiError> {
-    super::execute(&state.vendors, vendor_id, command, &ctx.metadata_map()).await
+    let reply = super::execute(&state.vendors, vendor_id, command, &ctx.metadata_map()).await;
+    // Whatever the command did to the vendor's status, this process's requests see it now.
+    crate::vendor_standing::forget(vendor_id).await;
+    reply
+}
+
+/// How many of `vendor_id`'s orders are paid and not yet delivered, cancelled or refunded,
+/// after the orders read model has caught up with everything written so far.
+async fn unfinished_paid_orders(state: &AppState, vendor_id: Uuid) -> Result<i64, ApiError> {
+    let head = otop_projections::log::head_position(&state.pool).await?;
+    crate::read_your_writes::wait_for(state, ProjectionKind::Orders, Some(head)).await?;
+    let unfinished: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM order_summaries
+          WHERE vendor_id = $1 AND status IN ('paid', 'accepted', 'packed', 'shipped')",
+    )
+    .bind(vendor_id)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(unfinished)
 }
 
 /// Apply to sell on the marketplace.
@@ -307,6 +325,13 @@ pub async fn close_vendor(
             .map_err(|e| ApiError::Invalid(vec![e]))?,
         None => None,
     };
+    let unfinished = unfinished_paid_orders(&state, id).await?;
+    if unfinished > 0 {
+        return Err(ApiError::Conflict(format!(
+            "vendor {id} has {unfinished} paid order(s) not yet delivered, cancelled or refunded: \
+             finish them before closing"
+        )));
+    }
     let command = VendorCommand::Close {
         actor: ctx.actor.clone(),
         reason: reason_text,
