@@ -49,6 +49,12 @@ pub struct Config {
     /// Idempotency-Keys are kept this many days, then purged (`OTOP_IDEMPOTENCY_DAYS`,
     /// default 7).
     pub idempotency_days: u32,
+    /// A shopper with this many checkouts awaiting payment gets 429 for another
+    /// (`OTOP_MAX_UNPAID_CHECKOUTS_PER_SHOPPER`, default 3; 0 turns the cap off).
+    pub max_unpaid_checkouts_per_shopper: u32,
+    /// Writes per caller and minute above which the caller gets 429 with `Retry-After`
+    /// (`OTOP_WRITE_RATE_PER_MINUTE`, default 600; 0 turns the limit off).
+    pub write_rate_per_minute: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +112,17 @@ impl Config {
             },
         };
         let commission_bps = parse_commission_bps(var("OTOP_COMMISSION_BPS").as_deref())?;
+        let whole = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match var(name) {
+                None => Ok(default),
+                Some(text) => text.trim().parse::<u32>().map_err(|_| ConfigError {
+                    name,
+                    message: format!("{text:?} is not a whole number (0 turns it off)"),
+                }),
+            }
+        };
+        let max_unpaid_checkouts_per_shopper = whole("OTOP_MAX_UNPAID_CHECKOUTS_PER_SHOPPER", 3)?;
+        let write_rate_per_minute = whole("OTOP_WRITE_RATE_PER_MINUTE", 600)?;
         let idempotency_days = match var("OTOP_IDEMPOTENCY_DAYS") {
             None => 7,
             Some(text) => match text.trim().parse::<u32>() {
@@ -139,6 +156,8 @@ impl Config {
             commission_bps,
             payment_timeout,
             idempotency_days,
+            max_unpaid_checkouts_per_shopper,
+            write_rate_per_minute,
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             bind,
             jwt_secret,

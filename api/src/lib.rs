@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod extract;
 pub mod idempotency;
+pub mod limits;
 pub mod problem;
 pub mod read_your_writes;
 pub mod routes;

@@ -123,6 +123,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::vendor_standing::enforce,
         ))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::limits::limit_writes,
+        ))
         .with_state(state);
     Router::new()
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
@@ -297,11 +301,15 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
     let app = router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
+        // The client's address is what a write without a token counts against.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .await
     });
     tracing::info!(%addr, "listening");
     Ok(RunningServer {

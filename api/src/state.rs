@@ -22,12 +22,17 @@ pub struct AppState {
     /// The untyped store, for decisions over several streams (a checkout).
     pub events: Arc<EventStore>,
     pub search: Arc<dyn SearchIndex>,
+    /// `OTOP_WRITE_RATE_PER_MINUTE` per caller.
+    pub write_limiter: crate::limits::WriteLimiter,
+    /// One verify of the whole log at a time.
+    pub verify_gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, config: Config, search: Arc<dyn SearchIndex>) -> Self {
         // Snapshots written and trusted by this process are keyed from the JWT secret.
         otop_projections::snapshot_mac::set_key(config.jwt_secret.expose_secret().as_bytes());
+        let config_write_rate = config.write_rate_per_minute;
         AppState {
             auth: Arc::new(AuthKeys::new(config.jwt_secret.expose_secret())),
             vendors: Arc::new(AggregateStore::new(pool.clone())),
@@ -35,6 +40,8 @@ impl AppState {
             orders: Arc::new(AggregateStore::new(pool.clone())),
             events: Arc::new(EventStore::new(pool.clone())),
             config: Arc::new(config),
+            write_limiter: crate::limits::write_limiter(config_write_rate),
+            verify_gate: crate::limits::verify_gate(),
             search,
             pool,
         }

@@ -167,6 +167,7 @@ pub async fn run(
     config.index_dir = dir.to_path_buf();
     config.meili_url = None;
     config.run_projections = false;
+    config.write_rate_per_minute = 0;
     let server = otop_api::start(config, pool.clone()).await?;
     let http = reqwest::Client::new();
     let base = format!("http://{}/v1/search?", server.addr);

@@ -767,6 +767,10 @@ impl ApiProcess {
             .env("DATABASE_URL", database_url)
             .env("OTOP_JWT_SECRET", JWT_SECRET)
             .env("OTOP_PAYMENT_SECRET", "bench-payment-secret")
+            // The benchmark is a handful of callers sending thousands of commands each, and
+            // shoppers that never pay: the abuse limits would measure themselves.
+            .env("OTOP_WRITE_RATE_PER_MINUTE", "0")
+            .env("OTOP_MAX_UNPAID_CHECKOUTS_PER_SHOPPER", "0")
             .env("OTOP_INDEX_DIR", index_dir)
             .env("RUST_LOG", "warn")
             .env_remove("MEILI_URL")

@@ -407,6 +407,9 @@ async fn killing_the_server_mid_stream_leaves_every_checkout_whole_or_absent() {
         .env("OTOP_BIND", format!("127.0.0.1:{port}"))
         .env("OTOP_JWT_SECRET", otop_e2e::JWT_SECRET)
         .env("OTOP_PAYMENT_SECRET", otop_e2e::PAYMENT_SECRET)
+        // One shopper sends every checkout of the stream and pays none.
+        .env("OTOP_MAX_UNPAID_CHECKOUTS_PER_SHOPPER", "0")
+        .env("OTOP_WRITE_RATE_PER_MINUTE", "0")
         .env(
             "OTOP_INDEX_DIR",
             std::env::temp_dir().join(format!("crash-{port}")),

@@ -165,6 +165,10 @@ impl TestApp {
             commission_bps: 500,
             payment_timeout: Duration::from_secs(30 * 60),
             idempotency_days: 7,
+            // The limits are off in tests (most of them are one caller sending many
+            // commands); tests/e2e/limits.rs turns them on.
+            max_unpaid_checkouts_per_shopper: 0,
+            write_rate_per_minute: 0,
         };
         configure(&mut config);
         let server = otop_api::start(config, database.pool.clone())
@@ -403,6 +407,22 @@ impl TestApp {
     /// The URL of this test's database.
     pub fn database_url(&self) -> &str {
         self.database.as_ref().map_or("", |d| d.url.as_str())
+    }
+
+    /// The name of this test's database.
+    pub fn database_name(&self) -> &str {
+        self.database.as_ref().map_or("", |d| d.name.as_str())
+    }
+
+    /// A connection to the server's `postgres` database, for statements about this test's
+    /// database as a whole (its connections, whether it takes new ones).
+    pub async fn server_admin(&self) -> PgConnection {
+        let options = PgConnectOptions::from_str(&server_url())
+            .expect("TEST_DATABASE_URL is a postgres URL")
+            .database("postgres");
+        PgConnection::connect_with(&options)
+            .await
+            .expect("connect to the postgres database")
     }
 
     /// Stops the in-process server and keeps the database (for a test that serves it from

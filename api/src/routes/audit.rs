@@ -435,6 +435,7 @@ pub async fn verify_log(
     SignedIn(actor): SignedIn,
 ) -> Result<Json<VerifyReply>, ApiError> {
     require_role(&actor, AUDIT_ROLES, "verifying the log")?;
+    let _permit = crate::limits::try_verify(&state.verify_gate)?;
     let report = audit::verify(&state.pool).await?;
     Ok(Json(VerifyReply {
         events_checked: report.events_checked,

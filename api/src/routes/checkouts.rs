@@ -25,6 +25,52 @@ use crate::state::AppState;
 
 pub const TAG: &str = "checkout";
 
+static SHOPPER_LOCKS: std::sync::LazyLock<Vec<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(|| (0..1024).map(|_| tokio::sync::Mutex::new(())).collect());
+
+fn shopper_lock(shopper: &str) -> &'static tokio::sync::Mutex<()> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    shopper.hash(&mut hasher);
+    &SHOPPER_LOCKS[(hasher.finish() % SHOPPER_LOCKS.len() as u64) as usize]
+}
+
+/// API.md, Limits: a shopper with `OTOP_MAX_UNPAID_CHECKOUTS_PER_SHOPPER` checkouts awaiting
+/// payment gets 429 for another, so nobody holds a listing's stock hostage with checkouts
+/// never paid. Counted as the orders read model has them, plus the shopper's checkouts the
+/// read model has not reached yet (read from the log after its checkpoint, in the same
+/// statement): the shopper's own last checkout always counts.
+async fn check_unpaid_cap(state: &AppState, shopper: &str) -> Result<(), ApiError> {
+    let cap = state.config.max_unpaid_checkouts_per_shopper;
+    if cap == 0 {
+        return Ok(());
+    }
+    let unpaid: i64 = sqlx::query_scalar(
+        "WITH reached AS (
+             SELECT transaction_id, position FROM projection_checkpoints WHERE name = $2
+         )
+         SELECT (SELECT count(DISTINCT checkout_id) FROM order_summaries
+                  WHERE shopper_id = $1 AND status = 'awaiting_payment')
+              + (SELECT count(DISTINCT e.payload -> 'OrderPlaced' ->> 'checkout_id')
+                   FROM events e, reached r
+                  WHERE (e.transaction_id, e.position) > (r.transaction_id, r.position)
+                    AND e.event_type = 'OrderPlaced' AND e.metadata ->> 'actor_id' = $1)",
+    )
+    .bind(shopper)
+    .bind(otop_projections::ProjectionKind::Orders.name())
+    .fetch_one(&state.pool)
+    .await?;
+    if unpaid >= i64::from(cap) {
+        return Err(ApiError::TooManyRequests {
+            detail: format!(
+                "{unpaid} of your checkouts await payment (at most {cap}): pay or cancel one first"
+            ),
+            retry_after_seconds: 60,
+        });
+    }
+    Ok(())
+}
+
 /// Namespace of the ids derived from an Idempotency-Key.
 const CHECKOUT_NAMESPACE: Uuid = Uuid::from_u128(0x6f74_6f70_2d63_6865_636b_6f75_742d_6964);
 
@@ -189,6 +235,10 @@ pub async fn create_checkout(
         metadata: ctx.metadata.clone(),
         derived_ids: key.is_some(),
     };
+    // The cap is checked and the checkout placed under one lock per shopper, so a burst of
+    // one shopper's checkouts in this process cannot all pass the check at once.
+    let _shopper_turn = shopper_lock(&ctx.actor.id).lock().await;
+    check_unpaid_cap(&state, &ctx.actor.id).await?;
     let placed = place_checkout(&state.events, &request).await?;
     tracing::info!(
         checkout_id = %checkout_id,

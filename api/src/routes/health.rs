@@ -99,16 +99,21 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
                 }),
             )
         }
-        (Err(error), _) | (_, Err(error)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Readiness {
-                status: "not ready",
-                database: "unreachable",
-                log_head: None,
-                projections: Vec::new(),
-                error: Some(error.to_string()),
-            }),
-        ),
+        (Err(error), _) | (_, Err(error)) => {
+            // The database's own words (host names, roles, SQL) are for the server's log,
+            // not for whoever polls a public endpoint.
+            tracing::warn!(%error, "readiness: the database did not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Readiness {
+                    status: "not ready",
+                    database: "unreachable",
+                    log_head: None,
+                    projections: Vec::new(),
+                    error: Some("the database did not answer; the server's log says why".into()),
+                }),
+            )
+        }
     }
 }
 

@@ -45,14 +45,27 @@ pub struct VendorBalance {
     pub credits_satang: i64,
     /// The sum of the debit lines, as a positive number: `balance = credits - debits`.
     pub debits_satang: i64,
-    /// Every line, newest first.
+    /// How many lines the ledger holds in all.
+    pub lines_total: i64,
+    /// One page of lines, newest first (`per_page` of them, from `after`).
     pub lines: Vec<LedgerLineView>,
+    /// The `after` of the next page, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<i64>,
 }
+
+/// Lines per page of the balance, by default and at most.
+pub const DEFAULT_LINES_PER_PAGE: i64 = 100;
+pub const MAX_LINES_PER_PAGE: i64 = 500;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct BalanceQuery {
     /// Wait until the ledger has applied the event at this log position.
     pub min_position: Option<i64>,
+    /// Lines per page, 1 to 500 (default 100).
+    pub per_page: Option<i64>,
+    /// Only lines older than this log position: the `next_after` of the page before.
+    pub after: Option<i64>,
 }
 
 /// A vendor's payout ledger: credits on payment net of commission, debits on refund (the
@@ -78,6 +91,13 @@ pub async fn vendor_balance(
     if vendor.aggregate.state().is_none() {
         return Err(ApiError::NotFound("no such vendor".into()));
     }
+    let per_page = query.per_page.unwrap_or(DEFAULT_LINES_PER_PAGE);
+    if !(1..=MAX_LINES_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::invalid(
+            "per_page",
+            format!("must be from 1 to {MAX_LINES_PER_PAGE}"),
+        ));
+    }
     wait_for(&state, ProjectionKind::Ledger, query.min_position).await?;
 
     // One snapshot for the sums and the lines: a batch committing in between cannot make the
@@ -86,30 +106,45 @@ pub async fn vendor_balance(
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let (balance_satang, credits_satang, debits_satang): (i64, i64, i64) = sqlx::query_as(
-        "SELECT coalesce(sum(amount_satang), 0)::bigint,
+    let (balance_satang, credits_satang, debits_satang, lines_total): (i64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT coalesce(sum(amount_satang), 0)::bigint,
                 coalesce(sum(amount_satang) FILTER (WHERE kind = 'credit'), 0)::bigint,
-                coalesce(-sum(amount_satang) FILTER (WHERE kind = 'debit'), 0)::bigint
+                coalesce(-sum(amount_satang) FILTER (WHERE kind = 'debit'), 0)::bigint,
+                count(*)
            FROM vendor_ledger_lines WHERE vendor_id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
     let lines: Vec<LedgerLineView> = sqlx::query_as(
         "SELECT position, order_id, kind, gross_satang, commission_satang, commission_bps,
                 amount_satang, recorded_at
-           FROM vendor_ledger_lines WHERE vendor_id = $1
-          ORDER BY position DESC",
+           FROM vendor_ledger_lines
+          WHERE vendor_id = $1 AND ($2::bigint IS NULL OR position < $2)
+          ORDER BY position DESC
+          LIMIT $3",
     )
     .bind(id)
+    .bind(query.after)
+    .bind(per_page + 1)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
+    let mut lines = lines;
+    let next_after = if lines.len() as i64 > per_page {
+        lines.truncate(per_page as usize);
+        lines.last().map(|line| line.position)
+    } else {
+        None
+    };
     Ok(Json(VendorBalance {
         vendor_id: id,
         balance_satang,
         credits_satang,
         debits_satang,
+        lines_total,
         lines,
+        next_after,
     }))
 }

@@ -73,6 +73,27 @@ pub struct OrderListQuery {
     pub page: Option<i64>,
     pub per_page: Option<i64>,
     pub min_position: Option<i64>,
+    /// Page by key past any depth: the `next_after` of the page before (with no `page`).
+    pub after: Option<String>,
+}
+
+/// Where a keyset page of orders starts: just after the order placed at `.0` with id `.1`.
+fn parse_after(text: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+    let invalid = || ApiError::invalid("after", "must be the next_after of an earlier page");
+    let (at, id) = text.rsplit_once('_').ok_or_else(invalid)?;
+    let at = DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?;
+    let id = Uuid::parse_str(id).map_err(|_| invalid())?;
+    Ok((at.with_timezone(&Utc), id))
+}
+
+fn format_after(order: &OrderView) -> String {
+    format!(
+        "{}_{}",
+        order
+            .placed_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        order.id
+    )
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -106,6 +127,13 @@ pub async fn list_orders(
 ) -> Result<Json<Page<OrderView>>, ApiError> {
     let (shopper, vendor) = scope(&actor)?;
     let paging = Paging::parse(query.page, query.per_page)?;
+    let after = query.after.as_deref().map(parse_after).transpose()?;
+    if after.is_some() && query.page.is_some() {
+        return Err(ApiError::invalid(
+            "page",
+            "give either page or after, not both",
+        ));
+    }
     let status = match query.status.as_deref() {
         None => None,
         Some(text) => Some(OrderStatus::parse(text).ok_or_else(|| {
@@ -123,16 +151,30 @@ pub async fn list_orders(
         .fetch_one(&state.pool)
         .await?;
     let items: Vec<OrderView> = sqlx::query_as(&format!(
-        "{ORDER_SELECT} {filter} ORDER BY placed_at DESC, order_id LIMIT $4 OFFSET $5"
+        "{ORDER_SELECT} {filter}
+           AND ($6::timestamptz IS NULL OR (placed_at, order_id) < ($6, $7))
+         ORDER BY placed_at DESC, order_id DESC LIMIT $4 OFFSET $5"
     ))
     .bind(&shopper)
     .bind(vendor)
     .bind(status.map(OrderStatus::as_str))
-    .bind(paging.per_page)
-    .bind(paging.offset())
+    .bind(paging.per_page + 1)
+    .bind(if after.is_some() { 0 } else { paging.offset() })
+    .bind(after.map(|(at, _)| at))
+    .bind(after.map(|(_, id)| id))
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(Page::new(items, paging, total)))
+    let mut items = items;
+    let more = items.len() as i64 > paging.per_page;
+    items.truncate(paging.per_page as usize);
+    let next_after = if more {
+        items.last().map(format_after)
+    } else {
+        None
+    };
+    let mut page = Page::new(items, paging, total);
+    page.next_after = next_after;
+    Ok(Json(page))
 }
 
 /// One order: its shopper, its vendor and admins.

@@ -8,6 +8,10 @@ use crate::problem::ApiError;
 
 pub const DEFAULT_PER_PAGE: i64 = 20;
 pub const MAX_PER_PAGE: i64 = 100;
+/// Offset paging reaches at most this deep (`page × per_page`): deeper offsets make the
+/// database count past every row before them, so a crawler could keep it busy for nothing.
+/// Lists that go deeper page by key (`after=`).
+pub const MAX_OFFSET_DEPTH: i64 = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Paging {
@@ -32,6 +36,15 @@ impl Paging {
                 format!("must be from 1 to {MAX_PER_PAGE}"),
             ));
         }
+        if errors.is_empty() && page * per_page > MAX_OFFSET_DEPTH {
+            errors.push(otop_domain::FieldError::new(
+                "page",
+                format!(
+                    "page × per_page may be at most {MAX_OFFSET_DEPTH}; \
+                     beyond that, page on with after= (the next_after of a page)"
+                ),
+            ));
+        }
         if errors.is_empty() {
             Ok(Paging { page, per_page })
         } else {
@@ -51,6 +64,9 @@ pub struct Page<T> {
     pub per_page: i64,
     /// How many items match, over all pages.
     pub total: i64,
+    /// For lists that page by key: the `after=` of the next page, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
 }
 
 impl<T> Page<T> {
@@ -60,6 +76,7 @@ impl<T> Page<T> {
             page: paging.page,
             per_page: paging.per_page,
             total,
+            next_after: None,
         }
     }
 }
