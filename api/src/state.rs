@@ -4,6 +4,7 @@ use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 use otop_domain::{Listing, Order, Vendor};
+use otop_projections::seal::SealKey;
 use otop_projections::{AggregateStore, EventStore};
 use otop_search::SearchIndex;
 use sqlx::PgPool;
@@ -22,6 +23,15 @@ pub struct AppState {
     /// The untyped store, for decisions over several streams (a checkout).
     pub events: Arc<EventStore>,
     pub search: Arc<dyn SearchIndex>,
+    /// The seal key and file, when sealing is configured (set by [`crate::start`]).
+    pub seals: Option<Arc<Sealing>>,
+}
+
+/// What the seal task and the seal routes share.
+#[derive(Debug)]
+pub struct Sealing {
+    pub key: Arc<SealKey>,
+    pub file: std::path::PathBuf,
 }
 
 impl AppState {
@@ -34,6 +44,7 @@ impl AppState {
             events: Arc::new(EventStore::new(pool.clone())),
             config: Arc::new(config),
             search,
+            seals: None,
             pool,
         }
     }
