@@ -13,6 +13,13 @@ pub const DEVELOPMENT_JWT_SECRET: &str = "otop-development-secret-do-not-use-in-
 pub const DEVELOPMENT_PAYMENT_SECRET: &str = "otop-development-payment-secret";
 /// The platform's commission when OTOP_COMMISSION_BPS is unset: 500 basis points, 5%.
 pub const DEFAULT_COMMISSION_BPS: u32 = 500;
+/// How often the log is sealed when OTOP_SEAL_INTERVAL_SECONDS is unset.
+pub const DEFAULT_SEAL_INTERVAL: Duration = Duration::from_secs(60);
+/// The seal key `serve --demo` makes (in the working directory) when OTOP_SEAL_KEY_FILE is
+/// unset.
+pub const DEMO_SEAL_KEY_FILE: &str = "otop-seal.key";
+/// The seal file's name next to the key when OTOP_SEAL_FILE is unset.
+pub const DEFAULT_SEAL_FILE_NAME: &str = "otop-seals.jsonl";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -55,6 +62,15 @@ pub struct Config {
     /// Writes per caller and minute above which the caller gets 429 with `Retry-After`
     /// (`OTOP_WRITE_RATE_PER_MINUTE`, default 600; 0 turns the limit off).
     pub write_rate_per_minute: u32,
+    /// How often the log is sealed (`OTOP_SEAL_INTERVAL_SECONDS`, default 60).
+    pub seal_interval: Duration,
+    /// The Ed25519 seal key's file (`OTOP_SEAL_KEY_FILE`): the hex seed, never in the
+    /// database. Unset: no sealing (`serve` refuses to start without `--demo`; `--demo` uses
+    /// [`DEMO_SEAL_KEY_FILE`]). A missing file is made by [`crate::start`].
+    pub seal_key_file: Option<std::path::PathBuf>,
+    /// Where seals are appended, one JSON object a line (`OTOP_SEAL_FILE`; default
+    /// [`DEFAULT_SEAL_FILE_NAME`] next to the key).
+    pub seal_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +127,11 @@ impl Config {
                 }
             },
         };
+        let seal_key_file = var("OTOP_SEAL_KEY_FILE").map(std::path::PathBuf::from);
+        if seal_key_file.is_none() {
+            development_secrets.push("OTOP_SEAL_KEY_FILE");
+        }
+        let seal_interval = parse_seal_interval(var("OTOP_SEAL_INTERVAL_SECONDS").as_deref())?;
         let commission_bps = parse_commission_bps(var("OTOP_COMMISSION_BPS").as_deref())?;
         let whole = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
             match var(name) {
@@ -165,6 +186,9 @@ impl Config {
             development_secrets,
             database_max_connections,
             min_position_wait: Duration::from_secs(5),
+            seal_interval,
+            seal_key_file,
+            seal_file: var("OTOP_SEAL_FILE").map(std::path::PathBuf::from),
         })
     }
 }
@@ -179,21 +203,71 @@ impl Config {
         Err(ConfigError {
             name: "secrets",
             message: format!(
-                "{} must be set to start without --demo (the development secrets are public); \
-                 set them, or run `otop serve --demo` on a laptop",
+                "{} must be set to start without --demo (the development secrets are public, \
+                 and the seal key must be a file no one else holds); set them, or run \
+                 `otop serve --demo` on a laptop",
                 self.development_secrets.join(" and ")
             ),
         })
     }
 
+    /// For a production start: the seal key file must exist already (`otop seal-key FILE`
+    /// makes one), so that a mistyped path never starts sealing with a new key.
+    pub fn require_seal_key_file(&self) -> Result<(), ConfigError> {
+        match &self.seal_key_file {
+            Some(path) if !path.is_file() => Err(ConfigError {
+                name: "OTOP_SEAL_KEY_FILE",
+                message: format!(
+                    "{} is not a file: make a key with `otop seal-key {}`",
+                    path.display(),
+                    path.display()
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Announces, once at start, each secret that fell back to the development one.
     pub fn warn_development_secrets(&self) {
         for name in &self.development_secrets {
+            if *name == "OTOP_SEAL_KEY_FILE" {
+                tracing::warn!(
+                    variable = name,
+                    key_file = ?self.seal_key_file,
+                    "not set: sealing the log with a key made for this demo (--demo only)"
+                );
+                continue;
+            }
             tracing::warn!(
                 secret = name,
                 "not set: using the public development secret (--demo only)"
             );
         }
+    }
+}
+
+impl Config {
+    /// The seal file: `seal_file`, else [`DEFAULT_SEAL_FILE_NAME`] next to the key.
+    pub fn seal_file_path(&self) -> Option<std::path::PathBuf> {
+        self.seal_file.clone().or_else(|| {
+            self.seal_key_file
+                .as_ref()
+                .map(|key| key.with_file_name(DEFAULT_SEAL_FILE_NAME))
+        })
+    }
+}
+
+/// `OTOP_SEAL_INTERVAL_SECONDS`: a positive whole number of seconds; unset is 60.
+pub fn parse_seal_interval(text: Option<&str>) -> Result<Duration, ConfigError> {
+    let Some(text) = text else {
+        return Ok(DEFAULT_SEAL_INTERVAL);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+        _ => Err(ConfigError {
+            name: "OTOP_SEAL_INTERVAL_SECONDS",
+            message: format!("{text:?} is not a positive whole number of seconds"),
+        }),
     }
 }
 
@@ -235,6 +309,31 @@ mod commission_tests {
         );
         config.development_secrets.clear();
         assert!(config.require_production_secrets().is_ok());
+    }
+
+    #[test]
+    fn the_seal_interval_is_positive_seconds_and_the_seal_file_sits_next_to_the_key() {
+        assert_eq!(parse_seal_interval(None).unwrap(), DEFAULT_SEAL_INTERVAL);
+        assert_eq!(
+            parse_seal_interval(Some(" 5 ")).unwrap(),
+            Duration::from_secs(5)
+        );
+        for bad in ["0", "-1", "1.5", "soon"] {
+            let error = parse_seal_interval(Some(bad)).unwrap_err();
+            assert_eq!(error.name, "OTOP_SEAL_INTERVAL_SECONDS", "{bad}");
+        }
+        let mut config = Config::from_env().expect("the test environment parses");
+        config.seal_key_file = Some("/keys/otop-seal.key".into());
+        config.seal_file = None;
+        assert_eq!(
+            config.seal_file_path(),
+            Some(std::path::PathBuf::from("/keys/otop-seals.jsonl"))
+        );
+        config.seal_file = Some("/elsewhere/seals.jsonl".into());
+        assert_eq!(
+            config.seal_file_path(),
+            Some(std::path::PathBuf::from("/elsewhere/seals.jsonl"))
+        );
     }
 
     #[test]

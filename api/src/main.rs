@@ -55,6 +55,21 @@ enum Command {
         /// still in the log at its sequence with its hash).
         #[arg(long, value_name = "FILE")]
         check_heads: Option<std::path::PathBuf>,
+        /// Check the log against seals kept outside the database (the seal file's JSON
+        /// lines, OTOP_SEAL_FILE), with the public key. Without it, the seals stored in the
+        /// database are checked whenever a public key is at hand.
+        #[arg(long, value_name = "FILE")]
+        seals: Option<std::path::PathBuf>,
+        /// The seals' Ed25519 public key (hex, as `GET /v1/audit/public-key` gives it);
+        /// default: derived from OTOP_SEAL_KEY_FILE.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+    /// Make a new seal key file (readable by its owner only; never overwrites one) and print
+    /// its public key. Point OTOP_SEAL_KEY_FILE at it.
+    SealKey {
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
     },
     /// Print a development token.
     Token {
@@ -98,9 +113,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 })?;
             }
             if demo {
+                if config.seal_key_file.is_none() {
+                    config.seal_key_file = Some(otop_api::config::DEMO_SEAL_KEY_FILE.into());
+                }
                 config.warn_development_secrets();
             } else {
                 config.require_production_secrets()?;
+                config.require_seal_key_file()?;
             }
             let pool = prepare_database(&config).await?;
             if demo {
@@ -192,10 +211,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::SealKey { file } => {
+            let key = otop_projections::seal::SealKey::generate()?;
+            key.write_new(&file)?;
+            let public = key.public();
+            eprintln!("made the seal key {}", file.display());
+            println!("public_key\t{}\nkey_id\t{}", public.hex(), public.key_id());
+            Ok(())
+        }
         Command::Verify {
             print_heads,
             json,
             check_heads,
+            seals,
+            public_key,
         } => {
             // Read only: no migration, no database created.
             let pool = otop_projections::db::connect(&config.database_url, 2).await?;
@@ -253,7 +282,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 broken_heads = broken.len();
             }
-            if !report.is_intact() || broken_heads > 0 {
+            let seal_problems = check_seals(
+                &pool,
+                &config,
+                seals.as_deref(),
+                public_key.as_deref(),
+                json,
+            )
+            .await?;
+            if !report.is_intact() || broken_heads > 0 || seal_problems > 0 {
                 anyhow::bail!("the event log fails its tamper-evidence check");
             }
             Ok(())
@@ -287,6 +324,71 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The public key of `--public-key`, else the one of OTOP_SEAL_KEY_FILE, if any.
+fn seal_public_key(
+    config: &Config,
+    hex: Option<&str>,
+) -> anyhow::Result<Option<otop_projections::seal::PublicKey>> {
+    use otop_projections::seal::{PublicKey, SealKey};
+    if let Some(hex) = hex {
+        return PublicKey::from_hex(hex)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("--public-key: {e}"));
+    }
+    match &config.seal_key_file {
+        Some(path) => Ok(Some(SealKey::load(path)?.public())),
+        None => Ok(None),
+    }
+}
+
+/// `otop verify`'s seal check: the seals of `file` (or, without it, those stored in the
+/// database) against the log. Returns how many problems were found.
+async fn check_seals(
+    pool: &sqlx::PgPool,
+    config: &Config,
+    file: Option<&std::path::Path>,
+    public_key: Option<&str>,
+    json: bool,
+) -> anyhow::Result<usize> {
+    use otop_projections::seal;
+    let key = seal_public_key(config, public_key)?;
+    let (report, from) = match (file, key) {
+        (Some(path), Some(key)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            let report = seal::check_seal_file_text(pool, &text, &key)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            (report, path.display().to_string())
+        }
+        (Some(_), None) => {
+            anyhow::bail!("--seals needs the public key: --public-key HEX, or OTOP_SEAL_KEY_FILE")
+        }
+        (None, Some(key)) => (
+            seal::check_stored_seals(pool, &key).await?,
+            "the database".to_string(),
+        ),
+        (None, None) => return Ok(0),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    for problem in &report.seal_problems {
+        eprintln!("{problem}");
+    }
+    eprintln!(
+        "checked {} seals from {from} (up to position {}): {}",
+        report.seals_checked,
+        report.latest_sealed_position.unwrap_or(0),
+        if report.is_intact() {
+            "intact".to_string()
+        } else {
+            format!("{} problem(s)", report.seal_problems.len())
+        }
+    );
+    Ok(report.seal_problems.len())
 }
 
 async fn shutdown_signal() {

@@ -24,10 +24,11 @@ use crate::config::Config;
 use crate::extract::{keep_only_uuid_request_ids, REQUEST_ID_HEADER};
 use crate::idempotency::{idempotency, run_to_completion};
 use crate::problem::ApiError;
-use crate::routes::{analytics, audit};
+use crate::routes::{analytics, audit, seals};
 use crate::routes::{checkouts, health, listings, orders, search, vendors};
 use crate::routes::{ledger, order_commands, payments};
-use crate::state::AppState;
+use crate::state::{AppState, Sealing};
+use otop_projections::seal::SealKey;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -103,6 +104,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::order_history))
         .routes(routes!(audit::order_as_of))
         .routes(routes!(audit::verify_log))
+        .routes(routes!(seals::latest_seal))
+        .routes(routes!(seals::list_seals))
+        .routes(routes!(seals::public_key))
+        .routes(routes!(seals::event_proof))
         .routes(routes!(analytics::sales))
         .routes(routes!(analytics::top_listings))
 }
@@ -170,6 +175,7 @@ pub struct RunningServer {
     runners: Vec<RunnerHandle>,
     expiry: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     search_feed: Option<crate::search_feed::FeedHandle>,
+    sealer: Option<otop_projections::seal::SealTask>,
 }
 
 impl RunningServer {
@@ -181,6 +187,9 @@ impl RunningServer {
             .task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Some(sealer) = self.sealer {
+            sealer.stop().await;
+        }
         if let Some(feed) = self.search_feed {
             feed.stop().await;
         }
@@ -260,6 +269,25 @@ fn spawn_housekeeping(state: AppState) -> (oneshot::Sender<()>, JoinHandle<()>) 
     (stop, task)
 }
 
+/// The seal key (made when its file is missing: see `Config::require_seal_key_file` for
+/// production) and the seal file, when `OTOP_SEAL_KEY_FILE` is configured.
+pub fn open_sealing(config: &Config) -> std::io::Result<Option<Arc<Sealing>>> {
+    let (Some(key_file), Some(file)) = (&config.seal_key_file, config.seal_file_path()) else {
+        return Ok(None);
+    };
+    let (key, made) = SealKey::load_or_generate(key_file).map_err(std::io::Error::other)?;
+    let public = key.public();
+    if made {
+        tracing::warn!(key_file = %key_file.display(), key_id = %public.key_id(),
+            public_key = %public.hex(), "made a new seal key");
+    }
+    tracing::info!(key_id = %public.key_id(), seal_file = %file.display(), "sealing the log");
+    Ok(Some(Arc::new(Sealing {
+        key: Arc::new(key),
+        file,
+    })))
+}
+
 /// Binds `config.bind` (port 0 picks a free port) and serves until `shutdown`.
 pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(config.bind).await?;
@@ -270,7 +298,18 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
         .await
         .map_err(std::io::Error::other)?;
     let search = open_search(&config).await?;
-    let state = AppState::new(pool.clone(), config, search);
+    let sealing = open_sealing(&config)?;
+    let mut state = AppState::new(pool.clone(), config, search);
+    state.seals = sealing;
+    // One sealer across processes (an advisory lock); each seal has a connection of its own.
+    let sealer = state.seals.as_ref().map(|sealing| {
+        otop_projections::seal::spawn(
+            pool.clone(),
+            sealing.key.clone(),
+            sealing.file.clone(),
+            state.config.seal_interval,
+        )
+    });
     let runners = if state.config.run_projections {
         // Background work gets connections of its own, so a burst of requests can never
         // starve the projections and the process manager that those requests wait for.
@@ -320,5 +359,6 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
         runners,
         expiry,
         search_feed,
+        sealer,
     })
 }

@@ -4,6 +4,7 @@ use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 use otop_domain::{Listing, Order, Vendor};
+use otop_projections::seal::SealKey;
 use otop_projections::{AggregateStore, EventStore};
 use otop_search::SearchIndex;
 use sqlx::PgPool;
@@ -26,6 +27,15 @@ pub struct AppState {
     pub write_limiter: crate::limits::WriteLimiter,
     /// One verify of the whole log at a time.
     pub verify_gate: Arc<tokio::sync::Semaphore>,
+    /// The seal key and file, when sealing is configured (set by [`crate::start`]).
+    pub seals: Option<Arc<Sealing>>,
+}
+
+/// What the seal task and the seal routes share.
+#[derive(Debug)]
+pub struct Sealing {
+    pub key: Arc<SealKey>,
+    pub file: std::path::PathBuf,
 }
 
 impl AppState {
@@ -43,6 +53,7 @@ impl AppState {
             write_limiter: crate::limits::write_limiter(config_write_rate),
             verify_gate: crate::limits::verify_gate(),
             search,
+            seals: None,
             pool,
         }
     }

@@ -9,6 +9,7 @@ fn serve(env: &[(&str, &str)]) -> std::process::Output {
         .arg("serve")
         .env_remove("OTOP_JWT_SECRET")
         .env_remove("OTOP_PAYMENT_SECRET")
+        .env_remove("OTOP_SEAL_KEY_FILE")
         // Nothing listens here: reaching the database would fail differently (and slowly).
         .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/never")
         .env("OTOP_BIND", "127.0.0.1:0");
@@ -23,17 +24,21 @@ fn serve_without_demo_names_every_missing_secret_and_exits_non_zero() {
     for (env, missing, present) in [
         (
             vec![],
-            vec!["OTOP_JWT_SECRET", "OTOP_PAYMENT_SECRET"],
+            vec![
+                "OTOP_JWT_SECRET",
+                "OTOP_PAYMENT_SECRET",
+                "OTOP_SEAL_KEY_FILE",
+            ],
             vec![],
         ),
         (
             vec![("OTOP_JWT_SECRET", "a-real-jwt-secret")],
-            vec!["OTOP_PAYMENT_SECRET"],
+            vec!["OTOP_PAYMENT_SECRET", "OTOP_SEAL_KEY_FILE"],
             vec!["OTOP_JWT_SECRET"],
         ),
         (
             vec![("OTOP_PAYMENT_SECRET", "a-real-payment-secret")],
-            vec!["OTOP_JWT_SECRET"],
+            vec!["OTOP_JWT_SECRET", "OTOP_SEAL_KEY_FILE"],
             vec!["OTOP_PAYMENT_SECRET"],
         ),
     ] {
@@ -62,4 +67,21 @@ fn serve_without_demo_names_every_missing_secret_and_exits_non_zero() {
             "refused before the database was tried: {stderr}"
         );
     }
+}
+
+#[test]
+fn serve_without_demo_refuses_a_seal_key_file_that_does_not_exist() {
+    let output = serve(&[
+        ("OTOP_JWT_SECRET", "a-real-jwt-secret"),
+        ("OTOP_PAYMENT_SECRET", "a-real-payment-secret"),
+        ("OTOP_SEAL_KEY_FILE", "/nonexistent/otop-seal.key"),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("OTOP_SEAL_KEY_FILE"), "{stderr}");
+    assert!(stderr.contains("otop seal-key"), "{stderr}");
+    assert!(
+        !stderr.contains("database"),
+        "refused before the database: {stderr}"
+    );
 }

@@ -760,6 +760,13 @@ impl ApiProcess {
             .port();
         let log_path = index_dir.with_extension(format!("api-{port}.log"));
         let log = std::fs::File::create(&log_path)?;
+        // `serve` needs a seal key of its own; the benchmark makes one per process.
+        let seal_key = index_dir.with_extension(format!("seal-{port}.key"));
+        if !seal_key.exists() {
+            otop_projections::seal::SealKey::generate()
+                .and_then(|key| key.write_new(&seal_key))
+                .map_err(|error| anyhow::anyhow!("seal key: {error}"))?;
+        }
         let mut command = std::process::Command::new(otop);
         command
             .arg("serve")
@@ -770,6 +777,9 @@ impl ApiProcess {
             // The benchmark is a handful of callers sending thousands of commands each, and
             // shoppers that never pay: the abuse limits would measure themselves.
             .env("OTOP_WRITE_RATE_PER_MINUTE", "0")
+            .env("OTOP_SEAL_KEY_FILE", &seal_key)
+            // No seal falls due while figures are taken: the first one hashes the whole log.
+            .env("OTOP_SEAL_INTERVAL_SECONDS", "86400")
             .env("OTOP_MAX_UNPAID_CHECKOUTS_PER_SHOPPER", "0")
             .env("OTOP_INDEX_DIR", index_dir)
             .env("RUST_LOG", "warn")

@@ -7,12 +7,14 @@ pub mod checkpoint;
 pub mod db;
 pub mod event_store;
 pub mod log;
+pub mod merkle;
 pub mod payment;
 pub mod process_manager;
 pub mod projection;
 pub mod read_models;
 pub mod rebuild;
 pub mod runner;
+pub mod seal;
 pub mod snapshot_mac;
 
 pub use event_store::{

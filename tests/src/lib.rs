@@ -169,6 +169,10 @@ impl TestApp {
             // commands); tests/e2e/limits.rs turns them on.
             max_unpaid_checkouts_per_shopper: 0,
             write_rate_per_minute: 0,
+            // Sealed on demand (`TestApp::seal_now`); a test that wants the task shortens it.
+            seal_interval: Duration::from_secs(3600),
+            seal_key_file: Some(seal_dir(&database.name).join("otop-seal.key")),
+            seal_file: None,
         };
         configure(&mut config);
         let server = otop_api::start(config, database.pool.clone())
@@ -404,6 +408,20 @@ impl TestApp {
         }
     }
 
+    /// Seals the log now with the server's key and seal file (as the seal task does).
+    pub async fn seal_now(&self) -> Option<otop_projections::seal::Seal> {
+        let sealing = self.state().seals.clone().expect("sealing is configured");
+        otop_projections::seal::seal_now(&self.pool, &sealing.key, &sealing.file)
+            .await
+            .expect("seal the log")
+    }
+
+    /// The seal file the server appends to.
+    pub fn seal_file(&self) -> std::path::PathBuf {
+        let sealing = self.state().seals.clone().expect("sealing is configured");
+        sealing.file.clone()
+    }
+
     /// The URL of this test's database.
     pub fn database_url(&self) -> &str {
         self.database.as_ref().map_or("", |d| d.url.as_str())
@@ -447,7 +465,13 @@ impl TestApp {
             let _ = std::fs::remove_dir_all(
                 std::env::temp_dir().join(format!("{}-index", database.name)),
             );
+            let _ = std::fs::remove_dir_all(seal_dir(&database.name));
             database.drop_database().await;
         }
     }
+}
+
+/// Where a test's seal key and seal file live.
+fn seal_dir(database: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{database}-seals"))
 }

@@ -12,6 +12,7 @@ use otop_domain::metadata as meta;
 use otop_domain::order::{OrderEvent, OrderState};
 use otop_domain::{Order, Role};
 use otop_projections::audit::{self, AuditedEvent};
+use otop_projections::seal::{self, SealReport};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -25,7 +26,7 @@ use crate::state::AppState;
 
 pub const TAG: &str = "audit";
 
-const AUDIT_ROLES: &[Role] = &[Role::Auditor, Role::Admin];
+pub(crate) const AUDIT_ROLES: &[Role] = &[Role::Auditor, Role::Admin];
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditActor {
@@ -423,10 +424,50 @@ pub struct VerifyReply {
     /// SHA-256 over every chain head (`type \t id \t sequence \t hash \n`, in byte order): the
     /// value `otop verify --print-heads` prints for publishing.
     pub heads_digest: String,
+    /// The check of the log against every stored seal; null when this server does not seal.
+    pub seals: Option<SealsCheck>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SealProblemReply {
+    /// The position of the seal that fails.
+    pub position: i64,
+    /// `bad_signature` (the seal does not verify with the public key) or `digest_mismatch`
+    /// (the log up to the seal's position no longer has the signed Merkle root).
+    pub kind: String,
+    pub detail: String,
+}
+
+/// The log recomputed up to each stored seal's position, and each seal's signature.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SealsCheck {
+    pub seals_checked: u64,
+    /// `[]` when every seal holds.
+    pub seal_problems: Vec<SealProblemReply>,
+    pub latest_sealed_position: Option<i64>,
+}
+
+impl From<SealReport> for SealsCheck {
+    fn from(report: SealReport) -> Self {
+        SealsCheck {
+            seals_checked: report.seals_checked,
+            seal_problems: report
+                .seal_problems
+                .into_iter()
+                .map(|p| SealProblemReply {
+                    position: p.position,
+                    kind: p.kind.as_str().to_string(),
+                    detail: p.detail,
+                })
+                .collect(),
+            latest_sealed_position: report.latest_sealed_position,
+        }
+    }
 }
 
 /// Walks every aggregate's hash chain and names each altered, removed, inserted or reordered
-/// event by aggregate and sequence.
+/// event by aggregate and sequence; then checks the log against every stored seal (`seals`),
+/// which also catches an aggregate erased whole and a chain re-hashed consistently.
 #[utoipa::path(get, path = "/v1/audit/verify", tag = TAG,
     responses((status = 200, body = VerifyReply), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -437,6 +478,14 @@ pub async fn verify_log(
     require_role(&actor, AUDIT_ROLES, "verifying the log")?;
     let _permit = crate::limits::try_verify(&state.verify_gate)?;
     let report = audit::verify(&state.pool).await?;
+    let seals = match &state.seals {
+        Some(sealing) => Some(
+            seal::check_stored_seals(&state.pool, &sealing.key.public())
+                .await?
+                .into(),
+        ),
+        None => None,
+    };
     Ok(Json(VerifyReply {
         events_checked: report.events_checked,
         aggregates_checked: report.aggregates_checked,
@@ -452,5 +501,6 @@ pub async fn verify_log(
             .collect(),
         problems_truncated: report.problems_truncated,
         heads_digest: report.heads_digest,
+        seals,
     }))
 }

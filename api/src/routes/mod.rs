@@ -11,6 +11,7 @@ pub mod order_commands;
 pub mod orders;
 pub mod paging;
 pub mod payments;
+pub mod seals;
 pub mod search;
 pub mod vendors;
 
