@@ -44,9 +44,6 @@ pub const ALGORITHM: &str = "ed25519";
 /// The most seals one page lists.
 pub const MAX_PAGE: i64 = 1_000;
 
-/// How long a seal waits for the writers in flight before it gives up until the next round.
-const LOCK_TIMEOUT: &str = "2s";
-
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
     #[error(transparent)]
@@ -395,27 +392,24 @@ pub fn append_to_file(path: &Path, seal: &Seal) -> Result<(), SealError> {
 /// while the event at 40 is invisible; when T2 commits, the log up to 50 no longer has the
 /// sealed root, and an intact log would fail its check.
 ///
-/// So the sealer takes `SHARE` on `events` for one statement: that lock waits for every
+/// So the sealer takes `SHARE` on `events` for one statement (through the SECURITY DEFINER
+/// function `settled_log_position`, migrations/20261202000002_seals_as_the_app_role.sql: the
+/// server's role may not lock the log itself): that lock waits for every
 /// transaction holding `ROW EXCLUSIVE` on the table (every writer that has inserted an event
 /// and not yet ended) and keeps new inserts out until it is released at commit. While it is
 /// held, every event ever inserted is committed or rolled back, and the highest visible
 /// position is final: later inserts take their position from the identity sequence (cache 1,
 /// so never below a value already handed out) after the lock is released, hence above it.
-/// Writers pause for as long as the longest write in flight, at most [`LOCK_TIMEOUT`] (then
+/// Writers pause for as long as the longest write in flight, at most the function's `lock_timeout` of 2 s (then
 /// the seal waits for the next round).
 async fn settled_position(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
     let mut tx = conn.begin().await?;
-    sqlx::query(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("LOCK TABLE events IN SHARE MODE")
-        .execute(&mut *tx)
-        .await?;
-    let position: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM events")
+    let position: i64 = sqlx::query_scalar("SELECT settled_log_position()")
         .fetch_one(&mut *tx)
         .await?;
+    // The lock is released here, at commit.
     tx.commit().await?;
-    Ok(position.unwrap_or(0))
+    Ok(position)
 }
 
 /// Adds the leaves of the events with `after < position <= upto` to `range`, streamed.
@@ -468,6 +462,11 @@ impl Sealer {
         // A connection of its own, so the session lock can never go back into the pool: it
         // is released when this connection closes, whatever happens below.
         let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
+        // As the server's role, whatever the pool's user is: the sealer appends seals and
+        // reads the log, and needs nothing more.
+        sqlx::query(&format!("SET ROLE {}", crate::db::APP_ROLE))
+            .execute(&mut conn)
+            .await?;
         let locked: bool =
             sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('otop'), hashtext('seal'))")
                 .fetch_one(&mut conn)
