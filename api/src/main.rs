@@ -71,6 +71,22 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
     },
+    /// Print the payment provider's callback for an order, signed now with
+    /// OTOP_PAYMENT_SECRET (the development one under `serve --demo`), as a curl command.
+    SignPayment {
+        /// The order paid.
+        #[arg(long)]
+        order: Uuid,
+        /// What was paid, in satang (the order's total).
+        #[arg(long)]
+        amount_satang: i64,
+        /// The provider's reference of the payment (pays one order only).
+        #[arg(long)]
+        reference: String,
+        /// The server to call.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+    },
     /// Print a development token.
     Token {
         /// shopper, vendor, admin, auditor or analyst.
@@ -293,6 +309,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if !report.is_intact() || broken_heads > 0 || seal_problems > 0 {
                 anyhow::bail!("the event log fails its tamper-evidence check");
             }
+            Ok(())
+        }
+        Command::SignPayment {
+            order,
+            amount_satang,
+            reference,
+            base_url,
+        } => {
+            let body = serde_json::to_string(&serde_json::json!({
+                "order_id": order,
+                "amount_satang": amount_satang,
+                "reference": reference,
+            }))?;
+            let header = otop_api::routes::payments::signature_header(
+                config.payment_secret.expose_secret().as_bytes(),
+                chrono::Utc::now().timestamp(),
+                body.as_bytes(),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            // Single-quoted for the shell; the body holds no single quote unless the
+            // reference does, which is escaped.
+            let quoted = body.replace('\'', "'\\''");
+            println!(
+                "curl -s -X POST {base_url}/v1/orders/{order}/payments \\\n  -H 'Content-Type: application/json' \\\n  -H 'X-Otop-Signature: {header}' \\\n  -d '{quoted}'"
+            );
+            eprintln!("signed now: good for 300 s");
             Ok(())
         }
         Command::Token {

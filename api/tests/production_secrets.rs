@@ -85,3 +85,53 @@ fn serve_without_demo_refuses_a_seal_key_file_that_does_not_exist() {
         "refused before the database: {stderr}"
     );
 }
+
+#[test]
+fn sign_payment_prints_a_callback_the_server_accepts_signed_with_the_payment_secret() {
+    let order = "0190f6c4-0000-7000-8000-000000000001";
+    let output = Command::new(env!("CARGO_BIN_EXE_otop"))
+        .args([
+            "sign-payment",
+            "--order",
+            order,
+            "--amount-satang",
+            "350000",
+        ])
+        .args(["--reference", "PP-1"])
+        .env("OTOP_PAYMENT_SECRET", "the-payment-secret")
+        .output()
+        .expect("run otop sign-payment");
+    assert!(output.status.success(), "{output:?}");
+    let printed = String::from_utf8(output.stdout).expect("text");
+    let header = printed
+        .split("X-Otop-Signature: ")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a signature header");
+    let body = printed
+        .split("-d '")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix("'\n"))
+        .expect("a body");
+    assert!(body.contains(order), "the body names its order: {body}");
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(
+        otop_api::routes::payments::SIGNATURE_HEADER,
+        header.parse().expect("a header value"),
+    );
+    let now = chrono::Utc::now().timestamp();
+    otop_api::routes::payments::verify_signature(
+        b"the-payment-secret",
+        body.as_bytes(),
+        &headers,
+        now,
+    )
+    .expect("the server's check accepts it");
+    assert!(otop_api::routes::payments::verify_signature(
+        b"another-secret",
+        body.as_bytes(),
+        &headers,
+        now
+    )
+    .is_err());
+}

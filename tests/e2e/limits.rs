@@ -186,6 +186,54 @@ async fn offset_paging_stops_at_ten_thousand_and_keyset_paging_goes_on() {
     app.get("/v1/orders?after=garbage", Some(&admin))
         .await
         .assert_problem(422);
+    app.get(
+        "/v1/orders?page=2&after=2026-12-01T00:00:00.000000Z_01a23217-970a-7325-b0bf-a98694b31154",
+        Some(&admin),
+    )
+    .await
+    .assert_problem(422);
+
+    // The catalog pages by key the same way.
+    for _ in 0..4 {
+        app.published_listing(vendor, 1).await;
+    }
+    let first = app
+        .get(&format!("/v1/listings?vendor={vendor}&per_page=2"), None)
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut first = first;
+    while first.body["total"] != 5 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        first = app
+            .get(&format!("/v1/listings?vendor={vendor}&per_page=2"), None)
+            .await;
+    }
+    assert_eq!(first.body["total"], 5, "{first:?}");
+    let mut listings: Vec<String> = Vec::new();
+    let mut page = first;
+    for _ in 0..5 {
+        for item in page.body["items"].as_array().expect("items") {
+            listings.push(item["id"].as_str().expect("id").to_string());
+        }
+        let Some(after) = page.body["next_after"].as_str().map(str::to_string) else {
+            break;
+        };
+        assert_eq!(page.body["total"], 5, "the total is the whole list's");
+        page = app
+            .get(
+                &format!("/v1/listings?vendor={vendor}&per_page=2&after={after}"),
+                None,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    }
+    let mut unique = listings.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((listings.len(), unique.len()), (5, 5), "{listings:?}");
+    app.get("/v1/listings?page=201&per_page=50", None)
+        .await
+        .assert_problem(422);
     app.cleanup().await;
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::paging::{Page, Paging};
+use super::paging::{KeysetAfter, Page, Paging};
 use super::{CommandReply, ReasonRequest};
 use crate::auth::{require_role, MaybeSignedIn};
 use crate::extract::{ApiJson, ApiQuery, CommandContext, IdPath};
@@ -474,6 +474,8 @@ pub struct ListingListQuery {
     pub page: Option<i64>,
     pub per_page: Option<i64>,
     pub min_position: Option<i64>,
+    /// Page by key past any depth: the `next_after` of the page before (with no `page`).
+    pub after: Option<String>,
 }
 
 /// A listing in the catalog: the listing itself plus where it comes from.
@@ -501,6 +503,7 @@ struct CatalogRow {
 struct CountedCatalogRow {
     #[sqlx(flatten)]
     row: CatalogRow,
+    listing_id: Uuid,
     total: i64,
 }
 
@@ -563,6 +566,7 @@ pub async fn list_listings(
     ApiQuery(query): ApiQuery<ListingListQuery>,
 ) -> Result<Json<Page<CatalogListingView>>, ApiError> {
     let paging = Paging::parse(query.page, query.per_page)?;
+    let after = KeysetAfter::parse(query.after.as_deref(), query.page)?;
     let status = match query.status.as_deref() {
         None => None,
         Some(text) => Some(ListingStatus::parse(text).ok_or_else(|| {
@@ -588,22 +592,37 @@ pub async fn list_listings(
               WHERE ($1::uuid IS NULL OR vendor_id = $1)
                 AND ($2::text IS NULL OR status = $2)
                 AND ($3 OR (status = 'published' AND vendor_status = 'approved'))";
+    // The window counts the whole filter; the keyset cursor applies after it.
     let rows: Vec<CountedCatalogRow> = sqlx::query_as(&format!(
-        "{CATALOG_SELECT}, count(*) OVER () AS total {filter}
-              ORDER BY created_at DESC, listing_id
-              LIMIT $4 OFFSET $5"
+        "SELECT * FROM (
+             {CATALOG_SELECT}, listing_id, count(*) OVER () AS total {filter}
+         ) counted
+          WHERE ($6::timestamptz IS NULL OR (created_at, listing_id) < ($6, $7))
+          ORDER BY created_at DESC, listing_id DESC
+          LIMIT $4 OFFSET $5"
     ))
     .bind(query.vendor)
     .bind(status.map(ListingStatus::as_str))
     .bind(sees_every_status)
-    .bind(paging.per_page)
-    .bind(paging.offset())
+    .bind(paging.per_page + 1)
+    .bind(if after.is_some() { 0 } else { paging.offset() })
+    .bind(after.map(|(at, _)| at))
+    .bind(after.map(|(_, id)| id))
     .fetch_all(&state.pool)
     .await?;
+    let mut rows = rows;
+    let more = rows.len() as i64 > paging.per_page;
+    rows.truncate(paging.per_page as usize);
+    let next_after = if more {
+        rows.last()
+            .map(|counted| KeysetAfter::format(counted.row.created_at, counted.listing_id))
+    } else {
+        None
+    };
     let total = match rows.first() {
         Some(counted) => counted.total,
         // A page past the last one has no row to carry the count.
-        None if paging.page > 1 => {
+        None if paging.page > 1 || after.is_some() => {
             sqlx::query_scalar(&format!("SELECT count(*) {filter}"))
                 .bind(query.vendor)
                 .bind(status.map(ListingStatus::as_str))
@@ -617,5 +636,7 @@ pub async fn list_listings(
         .iter()
         .filter_map(|counted| catalog_view(&counted.row).map(|(view, _)| view))
         .collect();
-    Ok(Json(Page::new(items, paging, total)))
+    let mut page = Page::new(items, paging, total);
+    page.next_after = next_after;
+    Ok(Json(page))
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::paging::{Page, Paging};
+use super::paging::{KeysetAfter, Page, Paging};
 use crate::auth::{require_role, SignedIn};
 use crate::extract::{ApiQuery, IdPath};
 use crate::problem::{ApiError, Problem};
@@ -77,25 +77,6 @@ pub struct OrderListQuery {
     pub after: Option<String>,
 }
 
-/// Where a keyset page of orders starts: just after the order placed at `.0` with id `.1`.
-fn parse_after(text: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let invalid = || ApiError::invalid("after", "must be the next_after of an earlier page");
-    let (at, id) = text.rsplit_once('_').ok_or_else(invalid)?;
-    let at = DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?;
-    let id = Uuid::parse_str(id).map_err(|_| invalid())?;
-    Ok((at.with_timezone(&Utc), id))
-}
-
-fn format_after(order: &OrderView) -> String {
-    format!(
-        "{}_{}",
-        order
-            .placed_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        order.id
-    )
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ReadQuery {
     /// Wait until the read model has applied the event at this log position.
@@ -127,13 +108,7 @@ pub async fn list_orders(
 ) -> Result<Json<Page<OrderView>>, ApiError> {
     let (shopper, vendor) = scope(&actor)?;
     let paging = Paging::parse(query.page, query.per_page)?;
-    let after = query.after.as_deref().map(parse_after).transpose()?;
-    if after.is_some() && query.page.is_some() {
-        return Err(ApiError::invalid(
-            "page",
-            "give either page or after, not both",
-        ));
-    }
+    let after = KeysetAfter::parse(query.after.as_deref(), query.page)?;
     let status = match query.status.as_deref() {
         None => None,
         Some(text) => Some(OrderStatus::parse(text).ok_or_else(|| {
@@ -168,7 +143,9 @@ pub async fn list_orders(
     let more = items.len() as i64 > paging.per_page;
     items.truncate(paging.per_page as usize);
     let next_after = if more {
-        items.last().map(format_after)
+        items
+            .last()
+            .map(|order| KeysetAfter::format(order.placed_at, order.id))
     } else {
         None
     };

@@ -57,6 +57,40 @@ impl Paging {
     }
 }
 
+/// Where a keyset page starts (`after=`): just after the item at (time, id) in a list ordered
+/// newest first, ties broken by id. Opaque to clients: they pass back a page's `next_after`.
+pub struct KeysetAfter;
+
+impl KeysetAfter {
+    /// The `after=` of a request, refused beside a `page` (one or the other).
+    pub fn parse(
+        text: Option<&str>,
+        page: Option<i64>,
+    ) -> Result<Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>, ApiError> {
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        if page.is_some() {
+            return Err(ApiError::invalid(
+                "page",
+                "give either page or after, not both",
+            ));
+        }
+        let invalid = || ApiError::invalid("after", "must be the next_after of an earlier page");
+        let (at, id) = text.rsplit_once('_').ok_or_else(invalid)?;
+        let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?;
+        let id = uuid::Uuid::parse_str(id).map_err(|_| invalid())?;
+        Ok(Some((at.with_timezone(&chrono::Utc), id)))
+    }
+
+    pub fn format(at: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> String {
+        format!(
+            "{}_{id}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        )
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
