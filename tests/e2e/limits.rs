@@ -234,6 +234,38 @@ async fn offset_paging_stops_at_ten_thousand_and_keyset_paging_goes_on() {
     app.get("/v1/listings?page=201&per_page=50", None)
         .await
         .assert_problem(422);
+
+    // And the vendor directory, in name order.
+    for name in ["กลุ่ม ก", "กลุ่ม ข", "กลุ่ม ค"] {
+        app.approved_vendor(name).await;
+    }
+    let mut vendors: Vec<String> = Vec::new();
+    let mut path = "/v1/vendors?per_page=2".to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = app.get("/v1/vendors?per_page=2", None).await;
+        if reply.body["total"] == 4 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{reply:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..5 {
+        let page = app.get(&path, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        assert_eq!(page.body["total"], 4);
+        for item in page.body["items"].as_array().expect("items") {
+            vendors.push(item["id"].as_str().expect("id").to_string());
+        }
+        match page.body["next_after"].as_str() {
+            Some(after) => path = format!("/v1/vendors?per_page=2&after={after}"),
+            None => break,
+        }
+    }
+    let mut unique = vendors.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((vendors.len(), unique.len()), (4, 4), "{vendors:?}");
     app.cleanup().await;
 }
 

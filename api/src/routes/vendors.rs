@@ -371,6 +371,8 @@ pub struct VendorListQuery {
     pub page: Option<i64>,
     pub per_page: Option<i64>,
     pub min_position: Option<i64>,
+    /// Page by key past any depth: the `next_after` of the page before (with no `page`).
+    pub after: Option<Uuid>,
 }
 
 /// One vendor: public once approved; the vendor itself and admins see it in every status.
@@ -415,6 +417,12 @@ pub async fn list_vendors(
     ApiQuery(query): ApiQuery<VendorListQuery>,
 ) -> Result<Json<Page<VendorView>>, ApiError> {
     let paging = Paging::parse(query.page, query.per_page)?;
+    if query.after.is_some() && query.page.is_some() {
+        return Err(ApiError::invalid(
+            "page",
+            "give either page or after, not both",
+        ));
+    }
     let mut v = Validator::new();
     let districts: Option<Vec<String>> = query.district.as_deref().map(|text| {
         text.split(',')
@@ -451,21 +459,41 @@ pub async fn list_vendors(
     wait_for(&state, ProjectionKind::Catalog, query.min_position).await?;
     let filter = "FROM vendor_directory
           WHERE status = ANY($1) AND ($2::text[] IS NULL OR district_code = ANY($2))";
-    let rows: Vec<(sqlx::types::Json<Vendor>, i32, i64)> = sqlx::query_as(&format!(
-        "SELECT state, published_listings, count(*) OVER () {filter}
+    // Ordered by name: the keyset cursor is the last vendor of the page before (vendors are
+    // never deleted), and the window counts the whole filter before it applies.
+    let rows: Vec<(sqlx::types::Json<Vendor>, i32, i64, Uuid)> = sqlx::query_as(&format!(
+        "SELECT state, published_listings, total, vendor_id FROM (
+             SELECT state, published_listings, name_th, vendor_id, count(*) OVER () AS total
+             {filter}
+         ) counted
+          WHERE ($5::uuid IS NULL OR (name_th, vendor_id) >
+                 (SELECT d.name_th, d.vendor_id FROM vendor_directory d WHERE d.vendor_id = $5))
           ORDER BY name_th, vendor_id
           LIMIT $3 OFFSET $4"
     ))
     .bind(&statuses)
     .bind(&districts)
-    .bind(paging.per_page)
-    .bind(paging.offset())
+    .bind(paging.per_page + 1)
+    .bind(if query.after.is_some() {
+        0
+    } else {
+        paging.offset()
+    })
+    .bind(query.after)
     .fetch_all(&state.pool)
     .await?;
+    let mut rows = rows;
+    let more = rows.len() as i64 > paging.per_page;
+    rows.truncate(paging.per_page as usize);
+    let next_after = if more {
+        rows.last().map(|row| row.3.to_string())
+    } else {
+        None
+    };
     let total = match rows.first() {
         Some(row) => row.2,
         // A page past the last one has no row to carry the count.
-        None if paging.page > 1 => {
+        None if paging.page > 1 || query.after.is_some() => {
             sqlx::query_scalar(&format!("SELECT count(*) {filter}"))
                 .bind(&statuses)
                 .bind(&districts)
@@ -476,12 +504,14 @@ pub async fn list_vendors(
     };
     let items = rows
         .iter()
-        .filter_map(|(aggregate, published, _)| {
+        .filter_map(|(aggregate, published, _, _)| {
             aggregate
                 .0
                 .state()
                 .map(|vendor| vendor_view(vendor, viewer.as_ref(), i64::from(*published)))
         })
         .collect();
-    Ok(Json(Page::new(items, paging, total)))
+    let mut page = Page::new(items, paging, total);
+    page.next_after = next_after;
+    Ok(Json(page))
 }
