@@ -248,3 +248,55 @@ async fn a_vendor_closes_only_when_its_paid_orders_are_finished_and_then_its_tok
     }
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_order_handled_after_its_vendors_suspension_is_cancelled_because_of_its_placement() {
+    // The process manager does not run in the server: the test runs it by hand, after the
+    // suspension, so it meets the order's placement with the vendor already suspended, as
+    // it does when a checkout read the vendor as approved just before a suspension committed.
+    let app = TestApp::spawn_with(|config| config.run_checkout_process = false).await;
+    let vendor = app.approved_vendor("กลุ่มไม้แกะสลักบ้านนาบัว").await;
+    let listing = app.published_listing(vendor, 10).await;
+    let order = order_of(&app, "early-bird", listing, 4).await;
+    let suspended = app
+        .post(
+            &format!("/v1/vendors/{vendor}/suspend"),
+            &app.admin(),
+            json!({"reason": "ตรวจสอบ"}),
+        )
+        .await;
+    assert_status(&suspended, StatusCode::OK);
+    assert_eq!(order_status(&app, order).await, "awaiting_payment");
+
+    let process = otop_projections::process_manager::CheckoutProcess::new(app.pool.clone());
+    let handled = otop_projections::runner::catch_up(&app.pool, &process, 100)
+        .await
+        .expect("the process manager catches up");
+    assert!(handled > 0);
+    otop_projections::runner::catch_up(&app.pool, &process, 100)
+        .await
+        .expect("and handles what it wrote");
+    assert_eq!(order_status(&app, order).await, "cancelled");
+    assert_eq!(
+        listing_state(&app, listing).await.available,
+        10,
+        "its 4 units came back"
+    );
+    // Cancelled once, and because of its own placement: the check of a batch's new orders
+    // against their vendors did it, before the suspension's own handler got there.
+    let cancellations: Vec<Value> = sqlx::query_scalar(
+        "SELECT metadata::jsonb FROM events
+          WHERE aggregate_type = 'Order' AND aggregate_id = $1 AND event_type = 'OrderCancelled'",
+    )
+    .bind(order.to_string())
+    .fetch_all(&app.pool)
+    .await
+    .expect("the cancellation");
+    assert_eq!(cancellations.len(), 1, "{cancellations:?}");
+    assert_eq!(
+        cancellations[0]["causation_id"],
+        format!("Order/{order}/1"),
+        "{cancellations:?}"
+    );
+    app.cleanup().await;
+}
