@@ -291,27 +291,13 @@ impl CheckoutProcess {
         order_id: Uuid,
         metadata: &HashMap<String, String>,
     ) -> Result<(), ProjectionError> {
-        let Some(order) = self.order(order_id).await? else {
-            return Ok(());
-        };
-        let command = match order.status {
-            OrderStatus::AwaitingPayment => OrderCommand::Cancel {
-                actor: Actor::system(),
-                reason: VENDOR_GONE.into(),
-            },
-            OrderStatus::Pending => OrderCommand::Reject {
-                actor: Actor::system(),
-                reason: VENDOR_GONE.into(),
-                failed_listings: Vec::new(),
-            },
-            _ => return Ok(()),
-        };
-        let _ = outcome(
-            self.orders
-                .execute(&order_id.to_string(), command, metadata)
-                .await,
-        )?;
-        Ok(())
+        self.turn_down(
+            order_id,
+            VENDOR_GONE,
+            &[OrderStatus::AwaitingPayment],
+            metadata,
+        )
+        .await
     }
 
     /// An order placed by the saga that checkouts used before: its stock is still to reserve
@@ -338,7 +324,7 @@ impl CheckoutProcess {
         .fetch_one(&mut *conn)
         .await?;
         if failed {
-            return self.turn_down(order_id, metadata).await;
+            return self.fail_sibling(order_id, metadata).await;
         }
         let settled = settle_placed_order(&self.events, order_id, metadata)
             .await
@@ -373,10 +359,13 @@ impl CheckoutProcess {
         Ok(())
     }
 
-    /// Rejects a pending order, or cancels a confirmed one, because its checkout failed.
+    /// Rejects `order_id` while pending, or cancels it while its status is one of
+    /// `cancelled_from`, for `reason`; any other order is left as it is.
     async fn turn_down(
         &self,
         order_id: Uuid,
+        reason: &str,
+        cancelled_from: &[OrderStatus],
         metadata: &HashMap<String, String>,
     ) -> Result<(), ProjectionError> {
         let Some(order) = self.order(order_id).await? else {
@@ -385,12 +374,12 @@ impl CheckoutProcess {
         let command = match order.status {
             OrderStatus::Pending => OrderCommand::Reject {
                 actor: Actor::system(),
-                reason: SIBLING_FAILED.into(),
+                reason: reason.into(),
                 failed_listings: Vec::new(),
             },
-            OrderStatus::AwaitingPayment | OrderStatus::Paid => OrderCommand::Cancel {
+            status if cancelled_from.contains(&status) => OrderCommand::Cancel {
                 actor: Actor::system(),
-                reason: SIBLING_FAILED.into(),
+                reason: reason.into(),
             },
             _ => return Ok(()),
         };
@@ -400,6 +389,17 @@ impl CheckoutProcess {
                 .await,
         )?;
         Ok(())
+    }
+
+    /// Turns down an order because another order of its checkout could not be reserved.
+    async fn fail_sibling(
+        &self,
+        order_id: Uuid,
+        metadata: &HashMap<String, String>,
+    ) -> Result<(), ProjectionError> {
+        let cancelled_from = [OrderStatus::AwaitingPayment, OrderStatus::Paid];
+        self.turn_down(order_id, SIBLING_FAILED, &cancelled_from, metadata)
+            .await
     }
 
     async fn fail_checkout(
@@ -423,7 +423,7 @@ impl CheckoutProcess {
         .fetch_all(&mut *conn)
         .await?;
         for sibling in siblings {
-            self.turn_down(sibling, metadata).await?;
+            self.fail_sibling(sibling, metadata).await?;
         }
         Ok(())
     }
