@@ -449,22 +449,6 @@ async fn an_idempotency_key_replays_the_first_reply_and_refuses_another_body() {
     app.cleanup().await;
 }
 
-/// What a process that died after its command committed, and before it stored the reply,
-/// leaves behind: the claim, old and incomplete.
-async fn abandon_every_claim(app: &TestApp) {
-    let abandoned = sqlx::query(
-        "UPDATE idempotency_keys SET completed_at = NULL, status_code = NULL, response_body = NULL,
-                created_at = now() - interval '10 minutes'",
-    )
-    .execute(&app.pool)
-    .await
-    .expect("simulate the crash");
-    assert!(
-        abandoned.rows_affected() >= 1,
-        "there was a claim to abandon"
-    );
-}
-
 #[tokio::test]
 async fn a_retry_after_a_crash_between_command_and_reply_records_nothing_twice() {
     let app = TestApp::spawn().await;
@@ -500,7 +484,10 @@ async fn a_retry_after_a_crash_between_command_and_reply_records_nothing_twice()
             .await;
         assert!(first.status.is_success(), "{case}: {first:?}");
         let after_first = event_count(&app).await;
-        abandon_every_claim(&app).await;
+        assert!(
+            app.abandon_idempotency_claims().await >= 1,
+            "{case}: there was a claim to abandon"
+        );
         // The retry takes the abandoned claim over and runs the handler again.
         let retry = app
             .request(Method::POST, &path, Some(token), Some(&body), &key)
@@ -635,13 +622,7 @@ async fn a_key_claimed_by_a_request_that_died_is_taken_over_by_its_retry() {
         .request(Method::POST, "/v1/vendors", Some(&token), Some(&body), &key)
         .await;
     assert_eq!(first.status, StatusCode::CREATED);
-    sqlx::query(
-        "UPDATE idempotency_keys SET completed_at = NULL, status_code = NULL, response_body = NULL,
-                created_at = now() - interval '10 minutes'",
-    )
-    .execute(&app.pool)
-    .await
-    .expect("simulate the abandoned claim");
+    app.abandon_idempotency_claims().await;
     let retry = app
         .request(Method::POST, "/v1/vendors", Some(&token), Some(&body), &key)
         .await;

@@ -427,6 +427,20 @@ impl TestApp {
         self.database.as_ref().map_or("", |d| d.url.as_str())
     }
 
+    /// What a process that died after its command committed, and before it stored the
+    /// reply, leaves behind: every Idempotency-Key claim made old and incomplete. Returns how
+    /// many claims it abandoned.
+    pub async fn abandon_idempotency_claims(&self) -> u64 {
+        sqlx::query(
+            "UPDATE idempotency_keys SET completed_at = NULL, status_code = NULL, response_body = NULL,
+                    created_at = now() - interval '10 minutes'",
+        )
+        .execute(&self.pool)
+        .await
+        .expect("simulate the crash")
+        .rows_affected()
+    }
+
     /// The name of this test's database.
     pub fn database_name(&self) -> &str {
         self.database.as_ref().map_or("", |d| d.name.as_str())
