@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::SignedIn;
 use crate::idempotency::IdempotencyScope;
 use crate::problem::ApiError;
-use crate::state::AppState;
+use otop_app::state::AppState;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -77,15 +77,9 @@ pub async fn keep_only_uuid_request_ids(
     next.run(request).await
 }
 
-/// The metadata of a command from a request: its actor, its request id, and correlation and
-/// causation ids minted here (never taken from the client: a client that chose them could
-/// hide its commands among another's in an audit).
+/// The metadata of a command from a request (`otop_app::metadata::command_metadata`).
 pub fn request_metadata(actor: Actor, parts: &Parts) -> EventMetadata {
-    let mut metadata = EventMetadata::for_request(actor, &request_id(parts), chrono::Utc::now());
-    let command_id = Uuid::now_v7().to_string();
-    metadata.correlation_id = command_id.clone();
-    metadata.causation_id = command_id;
-    metadata
+    otop_app::metadata::command_metadata(actor, &request_id(parts))
 }
 
 /// The request id the request-id layer assigned (or the client sent, when it is a UUID).

@@ -34,7 +34,7 @@ use sqlx::Row;
 
 use crate::auth::bearer_token;
 use crate::problem::ApiError;
-use crate::state::AppState;
+use otop_app::state::AppState;
 
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";

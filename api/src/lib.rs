@@ -1,20 +1,19 @@
-//! The otop-market HTTP API: routes, auth, errors, idempotency, and the composition root that
-//! the `otop` binary and the end-to-end tests both start.
+//! The otop-market JSON API: routes, bearer-token extractors, problem documents,
+//! idempotency, and the composition root that the `otop` binary and the end-to-end tests
+//! both start. What a request does once it is read is `otop_app`'s, shared with the pages.
 
 pub mod auth;
-pub mod config;
 pub mod extract;
 pub mod idempotency;
 pub mod limits;
 pub mod problem;
-pub mod read_your_writes;
 pub mod routes;
 pub mod search_feed;
 pub mod seed;
 pub mod server;
-pub mod state;
 pub mod vendor_standing;
 
-pub use config::Config;
+// The composition root hands out the application's configuration and state as its own, so
+// the binary, the tests and the bench build a server from one place.
+pub use otop_app::{config, state, AppState, Config};
 pub use server::{open_search, prepare_database, router, start, RunningServer};
-pub use state::AppState;

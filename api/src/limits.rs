@@ -4,29 +4,16 @@
 //! checkout's own check (routes/checkouts.rs).
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
-use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
-use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::problem::ApiError;
-use crate::state::AppState;
-
-/// The write limiter: `None` when `OTOP_WRITE_RATE_PER_MINUTE` is 0.
-pub type WriteLimiter = Option<Arc<DefaultKeyedRateLimiter<String>>>;
-
-pub fn write_limiter(per_minute: u32) -> WriteLimiter {
-    let per_minute = NonZeroU32::new(per_minute)?;
-    Some(Arc::new(DefaultKeyedRateLimiter::keyed(Quota::per_minute(
-        per_minute,
-    ))))
-}
+pub use otop_app::limits::{try_verify, verify_gate, write_limiter, WriteLimiter};
+use otop_app::AppState;
 
 /// Who a write counts against: the token's role and subject, else the client's address.
 /// Payment callbacks (signed, no token) are the provider's, and a sale must not throttle
@@ -88,17 +75,4 @@ pub async fn limit_writes(State(state): State<AppState>, request: Request, next:
         limiter.retain_recent();
     }
     next.run(request).await
-}
-
-/// One `/v1/audit/verify` at a time: it reads the whole log.
-pub fn verify_gate() -> Arc<Semaphore> {
-    Arc::new(Semaphore::new(1))
-}
-
-/// The permit to verify, or a 429 while another verify runs.
-pub fn try_verify(gate: &Semaphore) -> Result<SemaphorePermit<'_>, ApiError> {
-    gate.try_acquire().map_err(|_| ApiError::TooManyRequests {
-        detail: "a verify of the whole log is running already; try again when it ends".into(),
-        retry_after_seconds: 5,
-    })
 }

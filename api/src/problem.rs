@@ -1,8 +1,10 @@
 //! The API's one error type, and the one place where errors become HTTP responses:
-//! `application/problem+json` bodies in the style of RFC 9457.
+//! `application/problem+json` bodies in the style of RFC 9457. The application's own error
+//! ([`AppError`]) arrives here variant for variant.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use otop_app::AppError;
 use otop_domain::{DomainError, FieldError};
 use otop_projections::checkout::CheckoutError;
 use otop_projections::{AppendError, StoreError};
@@ -188,71 +190,46 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<DomainError> for ApiError {
-    fn from(error: DomainError) -> Self {
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
         match error {
-            DomainError::NotFound { kind } => ApiError::NotFound(format!("no such {kind}")),
-            DomainError::AlreadyExists { kind } => {
-                ApiError::Conflict(format!("this {kind} already exists"))
+            AppError::Malformed(m) => ApiError::Malformed(m),
+            AppError::Invalid(f) => ApiError::Invalid(f),
+            AppError::Unauthorized(m) => ApiError::Unauthorized(m),
+            AppError::Forbidden(m) => ApiError::Forbidden(m),
+            AppError::NotFound(m) => ApiError::NotFound(m),
+            AppError::Conflict(m) => ApiError::Conflict(m),
+            AppError::LinesRejected(f) => ApiError::LinesRejected(f),
+            AppError::IdempotencyKeyReused(m) => ApiError::IdempotencyKeyReused(m),
+            AppError::Unavailable(m) => ApiError::Unavailable(m),
+            AppError::TooManyRequests {
+                detail,
+                retry_after_seconds,
+            } => ApiError::TooManyRequests {
+                detail,
+                retry_after_seconds,
+            },
+            AppError::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+/// What the stores and the domain report reaches HTTP through the application's error, so
+/// both faces classify a failure the same way.
+macro_rules! through_app_error {
+    ($($source:ty),* $(,)?) => {
+        $(impl From<$source> for ApiError {
+            fn from(error: $source) -> Self {
+                AppError::from(error).into()
             }
-            DomainError::Forbidden(message) => ApiError::Forbidden(message),
-            DomainError::Invalid(fields) => ApiError::Invalid(fields),
-            error @ (DomainError::InvalidTransition(_)
-            | DomainError::StaleStock { .. }
-            | DomainError::InsufficientStock { .. }) => ApiError::Conflict(error.to_string()),
-        }
-    }
+        })*
+    };
 }
 
-impl From<StoreError<DomainError>> for ApiError {
-    fn from(error: StoreError<DomainError>) -> Self {
-        match error {
-            StoreError::Domain(domain) => domain.into(),
-            StoreError::Conflict { .. } => ApiError::Conflict(error.to_string()),
-            StoreError::Database(db) => database_error(db),
-            StoreError::Corrupt(message) => ApiError::Internal(message),
-        }
-    }
-}
-
-impl From<AppendError> for ApiError {
-    fn from(error: AppendError) -> Self {
-        match error {
-            AppendError::Conflict { .. } => ApiError::Conflict(error.to_string()),
-            AppendError::Database(db) => database_error(db),
-            AppendError::Corrupt(message) => ApiError::Internal(message),
-        }
-    }
-}
-
-impl From<CheckoutError> for ApiError {
-    fn from(error: CheckoutError) -> Self {
-        match error {
-            CheckoutError::Lines(lines) => ApiError::LinesRejected(
-                lines
-                    .into_iter()
-                    .map(|line| {
-                        FieldError::new(format!("lines[{}].listing_id", line.index), line.reason)
-                    })
-                    .collect(),
-            ),
-            CheckoutError::Domain(domain) => domain.into(),
-            CheckoutError::Store(store) => store.into(),
-        }
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
-        database_error(error)
-    }
-}
-
-fn database_error(error: sqlx::Error) -> ApiError {
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            ApiError::Unavailable(format!("the database is not reachable: {error}"))
-        }
-        other => ApiError::Internal(other.to_string()),
-    }
-}
+through_app_error!(
+    DomainError,
+    StoreError<DomainError>,
+    AppendError,
+    CheckoutError,
+    sqlx::Error,
+);

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-pub const SEARCH_PROJECTION: &str = "search";
+pub use otop_app::search::SEARCH_PROJECTION;
 const BATCH_SIZE: i64 = 500;
 
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ use otop_projections::StoreError;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::state::AppState;
+use otop_app::state::AppState;
 
 /// The Surin demo catalog: 60 vendors and 600 listings (see `data/README.md`).
 pub const DEMO_CATALOG: &str = include_str!("../../data/catalog_seed.jsonl");

@@ -20,14 +20,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::config::Config;
 use crate::extract::{keep_only_uuid_request_ids, REQUEST_ID_HEADER};
 use crate::idempotency::{idempotency, run_to_completion};
 use crate::problem::ApiError;
 use crate::routes::{analytics, audit, seals};
 use crate::routes::{checkouts, health, listings, orders, search, vendors};
 use crate::routes::{ledger, order_commands, payments};
-use crate::state::{AppState, Sealing};
+use otop_app::config::Config;
+use otop_app::state::{AppState, Sealing};
 use otop_projections::seal::SealKey;
 
 #[derive(OpenApi)]

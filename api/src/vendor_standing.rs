@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::auth::bearer_token;
 use crate::problem::ApiError;
-use crate::state::AppState;
+use otop_app::state::AppState;
 
 /// How long a vendor's status is remembered.
 pub const STATUS_TTL: Duration = Duration::from_secs(1);

@@ -24,8 +24,8 @@ use super::csv::{opt, wants_csv, CsvWriter};
 use crate::auth::{require_role, SignedIn};
 use crate::extract::ApiQuery;
 use crate::problem::{ApiError, Problem};
-use crate::read_your_writes::wait_for;
-use crate::state::AppState;
+use otop_app::read_your_writes::wait_for;
+use otop_app::state::AppState;
 
 pub const TAG: &str = "analytics";
 

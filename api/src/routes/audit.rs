@@ -22,7 +22,7 @@ use super::csv::{opt, wants_csv, CsvWriter};
 use crate::auth::{require_role, SignedIn};
 use crate::extract::{ApiQuery, IdPath};
 use crate::problem::{ApiError, Problem};
-use crate::state::AppState;
+use otop_app::state::AppState;
 
 pub const TAG: &str = "audit";
 

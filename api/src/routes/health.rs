@@ -8,7 +8,7 @@ use otop_projections::{checkpoint, log, ProjectionKind};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::state::AppState;
+use otop_app::state::AppState;
 
 pub const TAG: &str = "operations";
 

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::auth::SignedIn;
 use crate::extract::{ApiQuery, IdPath};
 use crate::problem::{ApiError, Problem};
-use crate::read_your_writes::wait_for;
-use crate::state::AppState;
+use otop_app::read_your_writes::wait_for;
+use otop_app::state::AppState;
 
 pub const TAG: &str = "vendors";
 

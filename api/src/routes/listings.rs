@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::paging::{KeysetAfter, Page, Paging};
 use super::{CommandReply, ReasonRequest};
 use crate::auth::{require_role, MaybeSignedIn};
 use crate::extract::{ApiJson, ApiQuery, CommandContext, IdPath};
 use crate::problem::{ApiError, Problem};
-use crate::read_your_writes::wait_for;
-use crate::state::AppState;
+use otop_app::paging::{KeysetAfter, Page, Paging};
+use otop_app::read_your_writes::wait_for;
+use otop_app::state::AppState;
 
 /// Namespace of listing ids derived from an `Idempotency-Key`.
 const LISTING_NAMESPACE: Uuid = Uuid::from_u128(0x6f74_6f70_2d6c_6973_7469_6e67_2d69_0001);
@@ -307,7 +307,9 @@ async fn run(
     command: ListingCommand,
     ctx: &CommandContext,
 ) -> Result<CommandReply, ApiError> {
-    super::execute(&state.listings, listing_id, command, &ctx.metadata_map()).await
+    super::execute(&state.listings, listing_id, command, &ctx.metadata_map())
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Create a listing as a draft (vendor).

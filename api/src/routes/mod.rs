@@ -9,7 +9,7 @@ pub mod ledger;
 pub mod listings;
 pub mod order_commands;
 pub mod orders;
-pub mod paging;
+
 pub mod payments;
 pub mod seals;
 pub mod search;
@@ -17,64 +17,12 @@ pub mod vendors;
 
 use axum::body::Bytes;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::problem::ApiError;
 
-/// The reply to every command: the id it acted on, the log position it wrote (wait for it
-/// with `?min_position=` on queries) and the resource's status after it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CommandReply {
-    pub id: Uuid,
-    pub position: i64,
-    pub status: String,
-}
-
-/// The status name an aggregate shows in command replies (empty before it exists).
-pub trait StatusName {
-    fn status_name(&self) -> &'static str;
-}
-
-impl StatusName for otop_domain::Vendor {
-    fn status_name(&self) -> &'static str {
-        self.state().map_or("", |s| s.status.as_str())
-    }
-}
-
-impl StatusName for otop_domain::Listing {
-    fn status_name(&self) -> &'static str {
-        self.state().map_or("", |s| s.status.as_str())
-    }
-}
-
-impl StatusName for otop_domain::Order {
-    fn status_name(&self) -> &'static str {
-        self.state().map_or("", |s| s.status.as_str())
-    }
-}
-
-/// Runs one command on one aggregate and builds the reply every command gets.
-pub async fn execute<A>(
-    store: &otop_projections::AggregateStore<A>,
-    id: Uuid,
-    command: A::Command,
-    metadata: &std::collections::HashMap<String, String>,
-) -> Result<CommandReply, crate::problem::ApiError>
-where
-    A: cqrs_es::Aggregate<Services = (), Error = otop_domain::DomainError> + StatusName,
-    A::Command: Clone,
-{
-    let outcome = store.execute(&id.to_string(), command, metadata).await?;
-    let status = outcome.aggregate.status_name().to_string();
-    tracing::info!(aggregate_type = A::TYPE, %id, position = outcome.position, status, "command");
-    Ok(CommandReply {
-        id,
-        position: outcome.position,
-        status,
-    })
-}
+pub use otop_app::command::{execute, CommandReply, StatusName};
 
 /// Bodies that may be left out entirely (`POST .../close` with no reason, say).
 pub fn optional_json<T: DeserializeOwned>(body: &Bytes) -> Result<Option<T>, ApiError> {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{CommandReply, ReasonRequest};
 use crate::extract::{ApiJson, CommandContext, IdPath};
 use crate::problem::{ApiError, Problem};
-use crate::state::AppState;
+use otop_app::state::AppState;
 
 pub const TAG: &str = "orders";
 
@@ -45,7 +45,9 @@ pub(crate) async fn run(
     command: OrderCommand,
     metadata: &std::collections::HashMap<String, String>,
 ) -> Result<CommandReply, ApiError> {
-    super::execute(&state.orders, order_id, command, metadata).await
+    super::execute(&state.orders, order_id, command, metadata)
+        .await
+        .map_err(ApiError::from)
 }
 
 async fn run_as(

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::paging::{KeysetAfter, Page, Paging};
 use crate::auth::{require_role, SignedIn};
 use crate::extract::{ApiQuery, IdPath};
 use crate::problem::{ApiError, Problem};
-use crate::read_your_writes::wait_for;
-use crate::state::AppState;
+use otop_app::paging::{KeysetAfter, Page, Paging};
+use otop_app::read_your_writes::wait_for;
+use otop_app::state::AppState;
 
 pub const TAG: &str = "orders";
 

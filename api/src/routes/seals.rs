@@ -15,7 +15,7 @@ use super::audit::AUDIT_ROLES;
 use crate::auth::{require_role, SignedIn};
 use crate::extract::ApiQuery;
 use crate::problem::{ApiError, Problem};
-use crate::state::{AppState, Sealing};
+use otop_app::state::{AppState, Sealing};
 
 pub const TAG: &str = "audit";
 

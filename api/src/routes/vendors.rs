@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::paging::{Page, Paging};
 use super::{optional_json, CommandReply, OptionalReasonRequest, ReasonRequest};
 use crate::auth::MaybeSignedIn;
 use crate::extract::{ApiJson, ApiQuery, CommandContext, IdPath};
 use crate::problem::{ApiError, Problem};
-use crate::read_your_writes::wait_for;
-use crate::state::AppState;
+use otop_app::paging::{Page, Paging};
+use otop_app::read_your_writes::wait_for;
+use otop_app::state::AppState;
 
 /// Namespace of vendor ids derived from an `Idempotency-Key`.
 const VENDOR_NAMESPACE: Uuid = Uuid::from_u128(0x6f74_6f70_2d76_656e_646f_722d_6964_0001);
@@ -205,14 +205,14 @@ async fn run(
     let reply = super::execute(&state.vendors, vendor_id, command, &ctx.metadata_map()).await;
     // Whatever the command did to the vendor's status, this process's requests see it now.
     crate::vendor_standing::forget(vendor_id).await;
-    reply
+    reply.map_err(ApiError::from)
 }
 
 /// How many of `vendor_id`'s orders are paid and not yet delivered, cancelled or refunded,
 /// after the orders read model has caught up with everything written so far.
 async fn unfinished_paid_orders(state: &AppState, vendor_id: Uuid) -> Result<i64, ApiError> {
     let head = otop_projections::log::head_position(&state.pool).await?;
-    crate::read_your_writes::wait_for(state, ProjectionKind::Orders, Some(head)).await?;
+    otop_app::read_your_writes::wait_for(state, ProjectionKind::Orders, Some(head)).await?;
     let unfinished: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM order_summaries
           WHERE vendor_id = $1 AND status IN ('paid', 'accepted', 'packed', 'shipped')",

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::problem::ApiError;
+use crate::error::AppError;
 
 pub const DEFAULT_PER_PAGE: i64 = 20;
 pub const MAX_PER_PAGE: i64 = 100;
@@ -20,7 +20,7 @@ pub struct Paging {
 }
 
 impl Paging {
-    pub fn parse(page: Option<i64>, per_page: Option<i64>) -> Result<Paging, ApiError> {
+    pub fn parse(page: Option<i64>, per_page: Option<i64>) -> Result<Paging, AppError> {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
         let mut errors = Vec::new();
@@ -48,7 +48,7 @@ impl Paging {
         if errors.is_empty() {
             Ok(Paging { page, per_page })
         } else {
-            Err(ApiError::Invalid(errors))
+            Err(AppError::Invalid(errors))
         }
     }
 
@@ -66,17 +66,17 @@ impl KeysetAfter {
     pub fn parse(
         text: Option<&str>,
         page: Option<i64>,
-    ) -> Result<Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>, ApiError> {
+    ) -> Result<Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>, AppError> {
         let Some(text) = text else {
             return Ok(None);
         };
         if page.is_some() {
-            return Err(ApiError::invalid(
+            return Err(AppError::invalid(
                 "page",
                 "give either page or after, not both",
             ));
         }
-        let invalid = || ApiError::invalid("after", "must be the next_after of an earlier page");
+        let invalid = || AppError::invalid("after", "must be the next_after of an earlier page");
         let (at, id) = text.rsplit_once('_').ok_or_else(invalid)?;
         let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?;
         let id = uuid::Uuid::parse_str(id).map_err(|_| invalid())?;

@@ -66,7 +66,7 @@ pub struct Config {
     pub seal_interval: Duration,
     /// The Ed25519 seal key's file (`OTOP_SEAL_KEY_FILE`): the hex seed, never in the
     /// database. Unset: no sealing (`serve` refuses to start without `--demo`; `--demo` uses
-    /// [`DEMO_SEAL_KEY_FILE`]). A missing file is made by [`crate::start`].
+    /// [`DEMO_SEAL_KEY_FILE`]). A missing file is made by `otop_api::start`.
     pub seal_key_file: Option<std::path::PathBuf>,
     /// Where seals are appended, one JSON object a line (`OTOP_SEAL_FILE`; default
     /// [`DEFAULT_SEAL_FILE_NAME`] next to the key).

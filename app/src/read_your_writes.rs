@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 
 use otop_projections::{checkpoint, log, ProjectionKind};
 
-use crate::problem::ApiError;
+use crate::error::AppError;
 use crate::state::AppState;
 
 pub async fn wait_for(
     state: &AppState,
     kind: ProjectionKind,
     min_position: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     wait_for_named(state, kind.name(), min_position).await
 }
 
@@ -22,12 +22,12 @@ pub async fn wait_for_named(
     state: &AppState,
     name: &str,
     min_position: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let Some(target) = min_position else {
         return Ok(());
     };
     if target < 0 {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "min_position",
             "must be a log position (0 or more)",
         ));
@@ -39,7 +39,7 @@ pub async fn wait_for_named(
     // stands in the log. A position that no event has is a rolled-back insert.
     let target_cursor = log::cursor_of(&state.pool, target).await?;
     if target_cursor.is_none() && target > log::head_position(&state.pool).await? {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "min_position",
             format!("no event has been written at position {target} yet"),
         ));
@@ -58,7 +58,7 @@ pub async fn wait_for_named(
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(ApiError::Unavailable(format!(
+            return Err(AppError::Unavailable(format!(
                 "the {name} read model has not reached position {target} yet; retry shortly"
             )));
         }

@@ -27,7 +27,7 @@ pub struct AppState {
     pub write_limiter: crate::limits::WriteLimiter,
     /// One verify of the whole log at a time.
     pub verify_gate: Arc<tokio::sync::Semaphore>,
-    /// The seal key and file, when sealing is configured (set by [`crate::start`]).
+    /// The seal key and file, when sealing is configured (set by `otop_api::start`).
     pub seals: Option<Arc<Sealing>>,
 }
 
