@@ -168,7 +168,7 @@ pub async fn place(
     body: CheckoutRequest,
 ) -> Result<CheckoutReply, AppError> {
     let key = idempotency_key;
-    require_role(&actor, &[Role::Shopper], "checking out")?;
+    require_role(actor, &[Role::Shopper], "checking out")?;
     let mut v = Validator::new();
     if body.lines.is_empty() {
         v.push(FieldError::new(
@@ -230,7 +230,7 @@ pub async fn place(
     // The cap is checked and the checkout placed under one lock per shopper, so a burst of
     // one shopper's checkouts in this process cannot all pass the check at once.
     let _shopper_turn = shopper_lock(&actor.id).lock().await;
-    check_unpaid_cap(&state, &actor.id).await?;
+    check_unpaid_cap(state, &actor.id).await?;
     let placed = place_checkout(&state.events, &request).await?;
     tracing::info!(
         checkout_id = %checkout_id,
