@@ -115,3 +115,9 @@ fn database_error(error: sqlx::Error) -> AppError {
         other => AppError::Internal(other.to_string()),
     }
 }
+
+impl From<FieldError> for AppError {
+    fn from(error: FieldError) -> Self {
+        AppError::Invalid(vec![error])
+    }
+}

@@ -9,9 +9,9 @@ use otop_domain::values::{
     CategoryCode, Satang, Stars, SubtypeCode, DESCRIPTION_MAX_CHARS, REASON_MAX_CHARS,
     TITLE_MAX_CHARS,
 };
-use otop_domain::{Actor, Listing, ListingCommand, ListingStatus, Role, Validator, VendorStanding};
+use otop_domain::{Actor, ListingCommand, ListingStatus, Role, Validator, VendorStanding};
 use otop_projections::ProjectionKind;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -19,6 +19,9 @@ use super::{CommandReply, ReasonRequest};
 use crate::auth::{require_role, MaybeSignedIn};
 use crate::extract::{ApiJson, ApiQuery, CommandContext, IdPath};
 use crate::problem::{ApiError, Problem};
+pub use otop_app::listings::{
+    catalog_view, CatalogListingView, CatalogRow, ListingView, CATALOG_SELECT,
+};
 use otop_app::paging::{KeysetAfter, Page, Paging};
 use otop_app::read_your_writes::wait_for;
 use otop_app::state::AppState;
@@ -232,57 +235,6 @@ impl StockRequest {
     }
 }
 
-/// A listing as its owner, admins and (once published) everyone see it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ListingView {
-    pub id: Uuid,
-    pub vendor_id: Uuid,
-    pub status: String,
-    pub title_th: String,
-    pub title_en: Option<String>,
-    pub description_th: Option<String>,
-    pub description_en: Option<String>,
-    pub category_code: String,
-    pub subtype_code: String,
-    pub price_satang: u64,
-    /// Units free to sell now.
-    pub available_stock: u32,
-    /// Units held for orders not yet shipped.
-    pub reserved_stock: u64,
-    pub units_sold: u64,
-    pub weight_grams: Option<u32>,
-    pub otop_stars: Option<u8>,
-    pub tags: Vec<String>,
-    pub image_urls: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub take_down_reason: Option<String>,
-}
-
-impl From<&ListingState> for ListingView {
-    fn from(state: &ListingState) -> Self {
-        ListingView {
-            id: state.id,
-            vendor_id: state.vendor_id,
-            status: state.status.as_str().to_string(),
-            title_th: state.details.title_th.clone(),
-            title_en: state.details.title_en.clone(),
-            description_th: state.details.description_th.clone(),
-            description_en: state.details.description_en.clone(),
-            category_code: state.details.category_code.as_str().to_string(),
-            subtype_code: state.details.subtype_code.as_str().to_string(),
-            price_satang: state.price.get(),
-            available_stock: state.available,
-            reserved_stock: state.reserved(),
-            units_sold: state.sold,
-            weight_grams: state.details.weight_grams,
-            otop_stars: state.details.otop_stars.map(Stars::get),
-            tags: state.details.tags.clone(),
-            image_urls: state.details.image_urls.clone(),
-            take_down_reason: state.take_down_reason.clone(),
-        }
-    }
-}
-
 /// The standing of the vendor the actor speaks for; refuses actors that are not vendors.
 async fn own_vendor_standing(
     state: &AppState,
@@ -480,27 +432,6 @@ pub struct ListingListQuery {
     pub after: Option<String>,
 }
 
-/// A listing in the catalog: the listing itself plus where it comes from.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CatalogListingView {
-    #[serde(flatten)]
-    pub listing: ListingView,
-    pub district_code: Option<String>,
-    pub vendor_name_th: Option<String>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct CatalogRow {
-    state: sqlx::types::Json<Listing>,
-    vendor_status: Option<String>,
-    district_code: Option<String>,
-    vendor_name_th: Option<String>,
-    created_at: chrono::DateTime<chrono::Utc>,
-    published_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
 #[derive(Debug, sqlx::FromRow)]
 struct CountedCatalogRow {
     #[sqlx(flatten)]
@@ -508,26 +439,6 @@ struct CountedCatalogRow {
     listing_id: Uuid,
     total: i64,
 }
-
-/// The view of a catalog row, and whether the public may see it.
-fn catalog_view(row: &CatalogRow) -> Option<(CatalogListingView, bool)> {
-    let state = row.state.0.state()?;
-    let publicly_visible = state.status == ListingStatus::Published
-        && row.vendor_status.as_deref() == Some("approved");
-    Some((
-        CatalogListingView {
-            listing: ListingView::from(state),
-            district_code: row.district_code.clone(),
-            vendor_name_th: row.vendor_name_th.clone(),
-            created_at: row.created_at,
-            published_at: row.published_at,
-        },
-        publicly_visible,
-    ))
-}
-
-const CATALOG_SELECT: &str =
-    "SELECT state, vendor_status, district_code, vendor_name_th, created_at, published_at";
 
 /// One listing: public once published (and its vendor approved); its owner and admins see it
 /// in every status.
@@ -539,22 +450,8 @@ pub async fn get_listing(
     MaybeSignedIn(viewer): MaybeSignedIn,
     ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Json<CatalogListingView>, ApiError> {
-    wait_for(&state, ProjectionKind::Catalog, query.min_position).await?;
-    let row: Option<CatalogRow> = sqlx::query_as(&format!(
-        "{CATALOG_SELECT} FROM listing_catalog WHERE listing_id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
-    let not_found = || ApiError::NotFound("no such listing".into());
-    let (view, publicly_visible) = row.as_ref().and_then(catalog_view).ok_or_else(not_found)?;
-    let may_see = publicly_visible
-        || viewer
-            .as_ref()
-            .is_some_and(|a| a.is_admin() || a.speaks_for_vendor(view.listing.vendor_id));
-    if !may_see {
-        return Err(not_found());
-    }
+    let view =
+        otop_app::listings::get_listing(&state, viewer.as_ref(), id, query.min_position).await?;
     Ok(Json(view))
 }
 

@@ -61,10 +61,6 @@ async fn run_as(
         .map(Json)
 }
 
-fn reason(raw: &str) -> Result<String, ApiError> {
-    parse_text("reason", raw, REASON_MAX_CHARS).map_err(|e| ApiError::Invalid(vec![e]))
-}
-
 /// Accept a paid order (its vendor).
 #[utoipa::path(post, path = "/v1/orders/{id}/accept", tag = TAG, params(("id" = Uuid, Path)),
     responses((status = 200, body = CommandReply), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -161,11 +157,10 @@ pub async fn cancel_order(
     ctx: CommandContext,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = OrderCommand::Cancel {
-        actor: ctx.actor.clone(),
-        reason: reason(&body.reason)?,
-    };
-    run_as(&state, id, command, &ctx).await
+    let reply =
+        otop_app::orders::cancel_order(&state, &ctx.actor, &ctx.metadata_map(), id, &body.reason)
+            .await?;
+    Ok(Json(reply))
 }
 
 /// Refund part or all of a paid order (its vendor or an admin). A full refund before
