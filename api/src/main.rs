@@ -119,6 +119,9 @@ async fn main() {
     }
 }
 
+/// The PromptPay id of `serve --demo` when OTOP_PROMPTPAY_ID is unset.
+const DEMO_PROMPTPAY_ID: &str = "0800000000";
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::from_env()?;
     match cli.command {
@@ -129,6 +132,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 })?;
             }
             if demo {
+                config.demo = true;
+                if config.promptpay_id.is_none() {
+                    // A made-up mobile number: the demo's QR codes scan, and pay nobody.
+                    config.promptpay_id = Some(DEMO_PROMPTPAY_ID.to_string());
+                }
                 if config.seal_key_file.is_none() {
                     config.seal_key_file = Some(otop_api::config::DEMO_SEAL_KEY_FILE.into());
                 }

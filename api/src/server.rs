@@ -116,10 +116,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api_router().split_for_parts().1
 }
 
-pub fn router(state: AppState) -> Router {
+/// The JSON API and the pages, under the request-id, tracing and run-to-completion layers.
+/// The API's middleware (idempotency, vendor standing, write limits) is the API's alone.
+pub fn router(state: AppState) -> std::io::Result<Router> {
+    let pages = otop_web::router(state.clone()).map_err(std::io::Error::other)?;
     let (routes, openapi) = api_router().split_for_parts();
     let routes = routes
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::Malformed("this method is not allowed on this path".into())
         })
@@ -133,8 +136,9 @@ pub fn router(state: AppState) -> Router {
             crate::limits::limit_writes,
         ))
         .with_state(state);
-    Router::new()
+    Ok(Router::new()
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(pages)
         .merge(routes)
         .layer(from_fn(run_to_completion))
         .layer(
@@ -154,7 +158,17 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(from_fn(keep_only_uuid_request_ids))
+        .layer(from_fn(keep_only_uuid_request_ids)))
+}
+
+/// An unknown path: a problem document under `/v1/`, a page everywhere else.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/v1/") || uri.path() == "/v1" {
+        ApiError::NotFound("no such route".into()).into_response()
+    } else {
+        otop_web::error::PageError::NotFound.into_response()
+    }
 }
 
 /// Connects to the database named in `config`, creating and migrating it as needed.
@@ -254,6 +268,9 @@ fn spawn_housekeeping(state: AppState) -> (oneshot::Sender<()>, JoinHandle<()>) 
                     Ok(purged) => tracing::info!(purged, days, "purged old Idempotency-Keys"),
                     Err(error) => tracing::warn!(%error, "purging Idempotency-Keys failed"),
                 }
+                if let Err(error) = otop_web::delete_expired_sessions(&state).await {
+                    tracing::warn!(%error, "deleting expired sessions failed");
+                }
             }
             tokio::select! {
                 _ = &mut stopped => return,
@@ -337,7 +354,7 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
         .config
         .run_projections
         .then(|| spawn_housekeeping(state.clone()));
-    let app = router(state.clone());
+    let app = router(state.clone())?;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         // The client's address is what a write without a token counts against.

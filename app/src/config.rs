@@ -71,6 +71,16 @@ pub struct Config {
     /// Where seals are appended, one JSON object a line (`OTOP_SEAL_FILE`; default
     /// [`DEFAULT_SEAL_FILE_NAME`] next to the key).
     pub seal_file: Option<std::path::PathBuf>,
+    /// `serve --demo`: the pages offer `/sign-in/dev` and a "pay (demo)" button.
+    pub demo: bool,
+    /// The platform's PromptPay id, which the QR code of an order awaiting payment pays
+    /// (`OTOP_PROMPTPAY_ID`: a 10-digit mobile number, a 13-digit tax id or a 15-digit
+    /// e-wallet id). Unset: the order page says how to pay without a QR code.
+    pub promptpay_id: Option<String>,
+    /// Where people reach the site (`OTOP_PUBLIC_URL`, default `http://<bind>`): canonical
+    /// links and the sitemap name it; an `https` address also marks the session cookie
+    /// `Secure`.
+    pub public_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,7 +176,25 @@ impl Config {
                 })
             }
         };
+        let promptpay_id = match var("OTOP_PROMPTPAY_ID") {
+            None => None,
+            Some(text) => Some(
+                otop_domain::values::PromptPayId::parse("OTOP_PROMPTPAY_ID", &text)
+                    .map_err(|error| ConfigError {
+                        name: "OTOP_PROMPTPAY_ID",
+                        message: error.message,
+                    })?
+                    .as_str()
+                    .to_string(),
+            ),
+        };
+        let public_url = var("OTOP_PUBLIC_URL")
+            .map(|url| url.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{bind}"));
         Ok(Config {
+            demo: false,
+            promptpay_id,
+            public_url,
             index_dir: var("OTOP_INDEX_DIR")
                 .unwrap_or_else(|| "otop-index".to_string())
                 .into(),

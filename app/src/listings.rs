@@ -129,3 +129,15 @@ pub async fn get_listing(
     }
     Ok(view)
 }
+
+/// The ids of the listings everyone may see (published, of an approved vendor), newest first.
+pub async fn public_listing_ids(state: &AppState, limit: i64) -> Result<Vec<Uuid>, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT listing_id FROM listing_catalog
+          WHERE status = 'published' AND vendor_status = 'approved'
+          ORDER BY created_at DESC, listing_id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?)
+}
