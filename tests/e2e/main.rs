@@ -17,5 +17,6 @@ mod sales_analytics;
 mod seals;
 mod search_api;
 mod snapshots;
+mod storefront;
 mod vendor_listing_flow;
 mod vendor_status;

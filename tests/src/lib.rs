@@ -4,6 +4,9 @@
 //! The server is `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
 //! only its host, port and user are used, the database name is made per test.
 
+pub mod browser;
+pub mod web;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -471,6 +474,23 @@ impl TestApp {
     }
 
     /// The server's state (stores, pool, configuration), for tests that drive it directly.
+    /// Seeds the Surin demo catalog through real commands and waits until the search index
+    /// has it; returns the log head.
+    pub async fn seed_demo(&self) -> i64 {
+        otop_api::seed::seed(self.state(), otop_api::seed::DEMO_CATALOG)
+            .await
+            .expect("seed the demo catalog");
+        let head: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .expect("the log head");
+        let reply = self
+            .get(&format!("/v1/search?min_position={head}&per_page=1"), None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        head
+    }
+
     pub fn state(&self) -> &otop_api::AppState {
         &self.server.as_ref().expect("server running").state
     }
