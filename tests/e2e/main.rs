@@ -4,6 +4,7 @@
 
 mod append_only;
 mod audit;
+mod browser;
 mod checkout;
 mod error_classes;
 mod hostile_input;

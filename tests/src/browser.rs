@@ -151,6 +151,14 @@ impl Browser {
         path
     }
 
+    /// With `OTOP_SCREENSHOTS_DIR` set (how docs/screenshots/ is made), keeps a screenshot of
+    /// the page now under `name`; otherwise does nothing.
+    pub async fn keep(&self, name: &str) {
+        if let Ok(dir) = std::env::var("OTOP_SCREENSHOTS_DIR") {
+            self.screenshot_to(std::path::Path::new(&dir), name).await;
+        }
+    }
+
     /// Closes the browser and its driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;

@@ -84,6 +84,7 @@ pub struct Step {
 
 pub struct LineRow {
     pub listing_id: String,
+    pub title: String,
     pub quantity: u32,
     pub price: String,
 }
@@ -200,21 +201,36 @@ pub async fn order_page(
         true,
     )
     .await?;
+    let mut lines = Vec::with_capacity(order.lines.0.len());
+    for line in order.lines.0.iter() {
+        // The title as the catalog has it now; a listing since taken down shows its id.
+        let title = match otop_app::listings::get_listing(
+            &state,
+            Some(&actor),
+            line.listing_id,
+            None,
+        )
+        .await
+        {
+            Ok(view) => match lang {
+                Lang::En => view.listing.title_en.unwrap_or(view.listing.title_th),
+                Lang::Th => view.listing.title_th,
+            },
+            Err(_) => line.listing_id.to_string(),
+        };
+        lines.push(LineRow {
+            listing_id: line.listing_id.to_string(),
+            title,
+            quantity: line.quantity,
+            price: baht(line.unit_price_satang),
+        });
+    }
     let page = OrderPage {
         cancellable: matches!(
             order.status.as_str(),
             "pending" | "awaiting_payment" | "paid"
         ),
-        lines: order
-            .lines
-            .0
-            .iter()
-            .map(|line| LineRow {
-                listing_id: line.listing_id.to_string(),
-                quantity: line.quantity,
-                price: baht(line.unit_price_satang),
-            })
-            .collect(),
+        lines,
         carrier: order.carrier.clone(),
         tracking_number: order.tracking_number.clone(),
         reason: order.status_reason.clone(),

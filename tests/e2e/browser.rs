@@ -1,0 +1,167 @@
+//! The shopper's whole journey in a real headless Chromium on a phone-sized window, with
+//! JavaScript on and with it off: search in Thai, filter by district, open a product, add
+//! products of two producer groups, sign in, check out, see the PromptPay QR code, pay
+//! (demo), and see the order paid. A failing journey keeps a screenshot.
+
+use otop_e2e::browser::{self, Browser};
+use otop_e2e::web::ADDRESS;
+use otop_e2e::TestApp;
+
+async fn journey(javascript: bool) {
+    if !browser::available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.seed_demo().await;
+    let base = app.base_url.clone();
+    let name = if javascript {
+        "journey-javascript-on"
+    } else {
+        "journey-javascript-off"
+    };
+    let browser = Browser::start(name, javascript).await;
+    // The control: scripts really run, or really do not.
+    assert_eq!(browser.runs_scripts().await, javascript);
+    browser
+        .journey(async |b: &Browser| {
+            b.client.goto(&format!("{base}/")).await.expect("open home");
+            assert!(b.text("a.brand").await.contains("ตลาดโอทอปสุรินทร์"));
+            if javascript {
+                b.keep("home").await;
+            }
+            // Search in Thai, without spaces.
+            b.fill("#q", "ผ้าไหมมัดหมี่").await;
+            b.click("form.search button").await;
+            let results = b.find("#results").await;
+            let all: u64 = b
+                .find("[data-total]")
+                .await
+                .attr("data-total")
+                .await
+                .expect("attr")
+                .and_then(|t| t.parse().ok())
+                .expect("a total");
+            assert!(all > 1, "Thai search finds silk");
+            drop(results);
+            assert!(b.url().await.contains("q="));
+            // Filter by a district: its facet link.
+            let facet = b.find(".facet a[aria-current=false]").await;
+            let district_name = facet.text().await.expect("text");
+            facet.click().await.expect("click the facet");
+            b.find("#results").await;
+            assert!(b.url().await.contains("district="), "{}", b.url().await);
+            let filtered: u64 = b
+                .find("[data-total]")
+                .await
+                .attr("data-total")
+                .await
+                .expect("attr")
+                .and_then(|t| t.parse().ok())
+                .expect("a total");
+            assert!(filtered <= all, "{district_name}: {filtered} of {all}");
+            if javascript {
+                b.keep("search").await;
+            }
+            let place = b.text("#results .card .muted").await;
+            let district_only = district_name.split(" (").next().unwrap_or_default();
+            assert!(
+                place.contains(district_only),
+                "{place} is in {district_only}"
+            );
+            // Open a product and add it to the cart.
+            b.click("#results .card a").await;
+            let first_vendor = b.text(".product a[href^='/search?vendor=']").await;
+            if javascript {
+                b.keep("product").await;
+            }
+            b.click("#add-to-cart button").await;
+            b.find(".notice").await;
+            // A product of another producer group: rice.
+            b.client
+                .goto(&format!("{base}/search?category=FOOD"))
+                .await
+                .expect("open rice");
+            let cards = b
+                .client
+                .find_all(fantoccini::Locator::Css("#results .card a"))
+                .await
+                .expect("cards");
+            let mut hrefs = Vec::new();
+            for card in cards {
+                if let Some(href) = card.attr("href").await.expect("href") {
+                    hrefs.push(href);
+                }
+            }
+            let mut added_second = false;
+            for href in hrefs {
+                b.client
+                    .goto(&format!("{base}{href}"))
+                    .await
+                    .expect("open a product");
+                let vendor = b.text(".product a[href^='/search?vendor=']").await;
+                if vendor != first_vendor {
+                    b.fill("#quantity", "2").await;
+                    b.click("#add-to-cart button").await;
+                    b.find(".notice").await;
+                    added_second = true;
+                    break;
+                }
+            }
+            assert!(added_second, "a second producer group's product");
+            // The cart holds both groups; checking out asks to sign in first.
+            b.click("#cart-link").await;
+            let groups = b
+                .client
+                .find_all(fantoccini::Locator::Css(".cart-group"))
+                .await
+                .expect("groups");
+            assert_eq!(groups.len(), 2);
+            if javascript {
+                b.keep("cart").await;
+            }
+            b.click("a[href^='/sign-in?next=']").await;
+            b.fill("#subject", "browser-shopper").await;
+            b.click("#dev-sign-in button").await;
+            // Back in the cart, signed in: the address, then check out.
+            b.find("#checkout").await;
+            for (field, value) in ADDRESS {
+                b.fill(&format!("[name='{field}']"), value).await;
+            }
+            b.click("#checkout button[type=submit]").await;
+            // The order awaits payment and shows its QR code.
+            b.find("#promptpay-qr svg").await;
+            let status = b.find("#order-status").await;
+            assert_eq!(
+                status.attr("data-status").await.expect("attr").as_deref(),
+                Some("awaiting_payment")
+            );
+            assert!(b.url().await.contains("/orders/"));
+            if javascript {
+                b.keep("order-promptpay").await;
+            }
+            // Pay (demo), and see it paid.
+            b.click("#pay-demo button").await;
+            let status = b.find("#order-status").await;
+            assert_eq!(
+                status.attr("data-status").await.expect("attr").as_deref(),
+                Some("paid"),
+                "{}",
+                b.client.source().await.unwrap_or_default()
+            );
+            // The checkout's other order, of the other group, is listed and awaits payment.
+            b.click("[data-order-id] a").await;
+            b.find("#promptpay-qr svg").await;
+        })
+        .await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_shopper_searches_fills_a_cart_from_two_groups_checks_out_and_pays_with_javascript() {
+    journey(true).await;
+}
+
+#[tokio::test]
+async fn the_same_journey_works_with_javascript_off() {
+    journey(false).await;
+}
