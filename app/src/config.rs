@@ -81,6 +81,21 @@ pub struct Config {
     /// links and the sitemap name it; an `https` address also marks the session cookie
     /// `Secure`.
     pub public_url: String,
+    /// Sign-in through an OpenID Connect provider (LINE Login, ThaID, ...), when
+    /// `OTOP_OIDC_ISSUER` is set.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// An OpenID Connect provider: `OTOP_OIDC_ISSUER` (its issuer URL, discovered at sign-in),
+/// `OTOP_OIDC_CLIENT_ID`, `OTOP_OIDC_CLIENT_SECRET`, and `OTOP_OIDC_NAME` (what the sign-in
+/// button says, default "OpenID Connect"). The redirect URI registered with the provider is
+/// `<OTOP_PUBLIC_URL>/sign-in/oidc/callback`.
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub name: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +206,25 @@ impl Config {
         let public_url = var("OTOP_PUBLIC_URL")
             .map(|url| url.trim_end_matches('/').to_string())
             .unwrap_or_else(|| format!("http://{bind}"));
+        let oidc = match var("OTOP_OIDC_ISSUER") {
+            None => None,
+            Some(issuer) => {
+                let required = |name: &'static str| {
+                    var(name).ok_or_else(|| ConfigError {
+                        name,
+                        message: "must be set when OTOP_OIDC_ISSUER is".into(),
+                    })
+                };
+                Some(OidcConfig {
+                    issuer,
+                    client_id: required("OTOP_OIDC_CLIENT_ID")?,
+                    client_secret: SecretString::from(required("OTOP_OIDC_CLIENT_SECRET")?),
+                    name: var("OTOP_OIDC_NAME").unwrap_or_else(|| "OpenID Connect".to_string()),
+                })
+            }
+        };
         Ok(Config {
+            oidc,
             demo: false,
             promptpay_id,
             public_url,

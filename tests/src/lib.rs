@@ -181,6 +181,7 @@ impl TestApp {
             demo: true,
             promptpay_id: Some("0812345678".to_string()),
             public_url: "http://127.0.0.1".to_string(),
+            oidc: None,
         };
         configure(&mut config);
         let server = otop_api::start(config, database.pool.clone())

@@ -8,6 +8,7 @@ pub mod error;
 pub mod format;
 pub mod i18n;
 pub mod layout;
+pub mod oidc;
 pub mod pages;
 pub mod promptpay;
 pub mod session;
@@ -59,6 +60,8 @@ pub fn router(state: AppState) -> Result<Router, String> {
         .route("/orders/{id}/cancel", post(orders::cancel))
         .route("/sign-in", get(sign_in::sign_in_page))
         .route("/sign-in/dev", post(sign_in::dev_sign_in))
+        .route("/sign-in/oidc", get(sign_in::oidc_begin))
+        .route(oidc::CALLBACK_PATH, get(sign_in::oidc_callback))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/robots.txt", get(seo::robots))
         .route("/sitemap.xml", get(seo::sitemap))

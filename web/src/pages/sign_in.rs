@@ -20,6 +20,8 @@ use crate::session::Visitor;
 pub struct SignInPage {
     pub l: Layout,
     pub next: String,
+    /// The OpenID Connect provider's name, when one is configured.
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +46,7 @@ pub async fn sign_in_page(
     .await?;
     html(&SignInPage {
         next: local_path(query.next.as_deref()),
+        provider: state.config.oidc.as_ref().map(|oidc| oidc.name.clone()),
         l,
     })
 }
@@ -114,4 +117,59 @@ pub async fn sign_out(visitor: Visitor, body: Bytes) -> Result<Response, PageErr
     visitor.check_csrf(&form.csrf).await?;
     visitor.sign_out().await?;
     Ok(Redirect::to("/").into_response())
+}
+
+const PENDING_OIDC_KEY: &str = "oidc_pending";
+
+/// Leaves for the OpenID Connect provider (a 404 when none is configured).
+pub async fn oidc_begin(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<SignInQuery>,
+) -> Result<Response, PageError> {
+    let Some(config) = state.config.oidc.clone() else {
+        return Err(PageError::NotFound);
+    };
+    let next = local_path(query.next.as_deref());
+    let (url, pending) = crate::oidc::begin(&state, &config, next).await?;
+    visitor.session.insert(PENDING_OIDC_KEY, &pending).await?;
+    Ok(Redirect::to(&url).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Back from the provider: the code exchanged, the ID token verified, the shopper signed in.
+pub async fn oidc_callback(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<CallbackQuery>,
+) -> Result<Response, PageError> {
+    let Some(config) = state.config.oidc.clone() else {
+        return Err(PageError::NotFound);
+    };
+    // A pending sign-in is used once, whatever happens next.
+    let pending = visitor
+        .session
+        .remove::<crate::oidc::PendingSignIn>(PENDING_OIDC_KEY)
+        .await?
+        .ok_or(PageError::CsrfRejected)?;
+    if let Some(error) = query.error {
+        return Err(PageError::App(otop_app::AppError::Unauthorized(format!(
+            "the sign-in provider said: {error}"
+        ))));
+    }
+    let (Some(code), Some(returned_state)) = (query.code, query.state) else {
+        return Err(PageError::BadForm(
+            "the provider's answer has no code and state".into(),
+        ));
+    };
+    let actor = crate::oidc::finish(&state, &config, &pending, &returned_state, &code).await?;
+    visitor.sign_in(&actor).await?;
+    tracing::info!(subject = %actor.id, "signed in through OpenID Connect");
+    Ok(Redirect::to(&pending.next).into_response())
 }
