@@ -11,6 +11,7 @@ mod hostile_input;
 mod limits;
 mod log_race;
 mod multi_stream;
+mod oidc;
 mod orders_and_ledger;
 mod projection_runner;
 mod read_api;
