@@ -5,6 +5,7 @@ pub mod bulk;
 pub mod checkout;
 pub mod database;
 pub mod load;
+pub mod pages;
 pub mod search;
 pub mod stats;
 pub mod suite;

@@ -373,6 +373,11 @@ async fn run_on(
     );
     report.section("search", Value::Object(search_json), search_md);
     report.section(
+        "pages",
+        through.pages.json.clone(),
+        through.pages.markdown.clone(),
+    );
+    report.section(
         "read_side",
         read_side.json.clone(),
         read_side_markdown(&read_side, &catch_up, log_events, generate_seconds),
@@ -908,6 +913,7 @@ struct ThroughApi {
     commands: Commands,
     freshness: Freshness,
     search: QueryTimes,
+    pages: crate::pages::PageFigures,
     audit: Section,
     analytics: Section,
 }
@@ -972,6 +978,12 @@ async fn through_api(
     .await?;
 
     let search = http_search(&client, scale.repeats).await?;
+    let listing = shop
+        .listings
+        .first()
+        .map(|(listing, _)| listing.to_string())
+        .unwrap_or_default();
+    let pages = crate::pages::measure(client.base(), scale.repeats, &listing).await?;
 
     let analytics = analytics(&client, scale, orders).await?;
     let audit = audit(&client, pool, scale, orders).await?;
@@ -979,6 +991,7 @@ async fn through_api(
         commands,
         freshness,
         search,
+        pages,
         audit,
         analytics,
     })
