@@ -205,7 +205,9 @@ async fn search(server: &str, listings: usize, repeats: usize) -> anyhow::Result
         ));
         queries.push(json!({"query": name, "direct_p50_ms": ms(*direct50), "direct_p99_ms": ms(*direct99), "http_p50_ms": ms(*http50), "http_p99_ms": ms(*http99)}));
     }
-    let json = json!({"search": {
+    markdown.push('\n');
+    markdown.push_str(&figures.pages.markdown);
+    let json = json!({"pages": figures.pages.json, "search": {
         "listings": figures.documents,
         "rebuild_documents_per_second": figures.rebuild_docs_per_second,
         "batch_documents_per_second": figures.batch_docs_per_second,

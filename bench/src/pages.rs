@@ -46,7 +46,11 @@ async fn timed(http: &reqwest::Client, url: &str) -> anyhow::Result<Duration> {
 
 /// The query mix through `/search` and `/v1/search`, `repeats` times each, alternating; and
 /// the weight of the home, search and product pages.
-pub async fn measure(base: &str, repeats: usize, listing: &str) -> anyhow::Result<PageFigures> {
+pub async fn measure(
+    base: &str,
+    repeats: usize,
+    listing: Option<&str>,
+) -> anyhow::Result<PageFigures> {
     let http = reqwest::Client::new();
     let mut rows = Vec::new();
     let mut markdown = String::from(
@@ -82,12 +86,12 @@ pub async fn measure(base: &str, repeats: usize, listing: &str) -> anyhow::Resul
          | page | uncompressed | gzip | brotli |\n|---|---|---|---|\n",
     );
     let search_path = "/search?q=%E0%B8%9C%E0%B9%89%E0%B8%B2%E0%B9%84%E0%B8%AB%E0%B8%A1";
-    let product_path = format!("/listings/{listing}");
-    for (name, path) in [
-        ("home", "/"),
-        ("search", search_path),
-        ("product", product_path.as_str()),
-    ] {
+    let product_path = listing.map(|id| format!("/listings/{id}"));
+    let mut pages = vec![("home", "/"), ("search", search_path)];
+    if let Some(path) = product_path.as_deref() {
+        pages.push(("product", path));
+    }
+    for (name, path) in pages {
         let plain = wire_bytes(&http, base, path, "identity").await?;
         let gzip = wire_bytes(&http, base, path, "gzip").await?;
         let brotli = wire_bytes(&http, base, path, "br").await?;

@@ -131,6 +131,8 @@ pub struct SearchFigures {
     pub batch_docs_per_second: f64,
     /// (name, direct p50, direct p99, http p50, http p99)
     pub queries: Vec<(String, Duration, Duration, Duration, Duration)>,
+    /// The `/search` page beside `/v1/search`, and what pages weigh.
+    pub pages: crate::pages::PageFigures,
 }
 
 pub async fn run(
@@ -201,8 +203,10 @@ pub async fn run(
             percentile(&through_http, 99.0),
         ));
     }
+    let pages = crate::pages::measure(&format!("http://{}", server.addr), repeats, None).await?;
     server.shutdown().await?;
     Ok(SearchFigures {
+        pages,
         documents: count,
         rebuild_docs_per_second: rebuild_rate,
         batch_docs_per_second: batch_rate,

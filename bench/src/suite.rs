@@ -983,7 +983,7 @@ async fn through_api(
         .first()
         .map(|(listing, _)| listing.to_string())
         .unwrap_or_default();
-    let pages = crate::pages::measure(client.base(), scale.repeats, &listing).await?;
+    let pages = crate::pages::measure(client.base(), scale.repeats, Some(&listing)).await?;
 
     let analytics = analytics(&client, scale, orders).await?;
     let audit = audit(&client, pool, scale, orders).await?;
