@@ -243,6 +243,36 @@ async fn a_checkout_submitted_twice_places_one_checkout_and_its_order_is_paid_th
     .await
     .expect("count references");
     assert_eq!(references, 1);
+    // The checkout's other order is listed on the page; its shopper cancels it there.
+    let sibling = one
+        .attribute_values("data-order-id")
+        .into_iter()
+        .find(|id| *id != order_id)
+        .expect("the other order of the checkout");
+    let sibling_page = visitor.get(&format!("/orders/{sibling}")).await;
+    let csrf = sibling_page.hidden("csrf").expect("token");
+    let cancelled_before = count_events(&app, "OrderCancelled").await;
+    let cancelled = visitor
+        .post_form(
+            &format!("/orders/{sibling}/cancel"),
+            &[("csrf", &csrf), ("reason", "สั่งผิดสี")],
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.html);
+    assert!(
+        cancelled.html.contains("data-status=\"cancelled\""),
+        "{}",
+        cancelled.html
+    );
+    assert_eq!(
+        count_events(&app, "OrderCancelled").await - cancelled_before,
+        1
+    );
+    // Someone else's order is not theirs to see.
+    let stranger = WebVisitor::new(&app.base_url);
+    stranger.sign_in_as_shopper("stranger").await;
+    let hidden = stranger.get(&order_path).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
     // The control for the count above: a changed cart is a new form, a new checkout.
     visitor.add_to_cart(&first, 1).await;
     let cart = visitor.get("/cart").await;
