@@ -367,6 +367,9 @@ impl<E> From<sqlx::Error> for DecisionError<E> {
     }
 }
 
+/// How long a decision waits at a test's gate for the other writers.
+const DECIDED_GATE_PATIENCE: Duration = Duration::from_secs(10);
+
 /// In-process locks on streams, striped: a stream maps to one of these by its hash.
 const LOCK_STRIPES: usize = 4096;
 static STREAM_LOCKS: LazyLock<Vec<Mutex<()>>> =
@@ -379,6 +382,7 @@ pub struct EventStore {
     snapshot_every: usize,
     local_locks: bool,
     conflicts: AtomicU64,
+    decided_gate: Option<Arc<tokio::sync::Barrier>>,
 }
 
 impl EventStore {
@@ -394,6 +398,7 @@ impl EventStore {
             snapshot_every,
             local_locks: true,
             conflicts: AtomicU64::new(0),
+            decided_gate: None,
         }
     }
 
@@ -401,6 +406,16 @@ impl EventStore {
     /// as writers in different processes do (for tests of the optimistic check).
     pub fn without_local_locks(mut self) -> Self {
         self.local_locks = false;
+        self
+    }
+
+    /// Every decision's first attempt waits at `gate` between deciding and appending (for
+    /// tests of the optimistic check: with a gate as wide as the writers, all of them decide
+    /// on the same state before any appends, so the race happens however the machine
+    /// schedules them). A writer waits at most [`DECIDED_GATE_PATIENCE`], so a writer that
+    /// never comes cannot hang the others.
+    pub fn with_decided_gate(mut self, gate: Arc<tokio::sync::Barrier>) -> Self {
+        self.decided_gate = Some(gate);
         self
     }
 
@@ -750,8 +765,14 @@ impl EventStore {
             .with_jitter()
             .with_max_times(MAX_CONFLICT_ATTEMPTS - 1)
             .build();
+        let mut first_attempt = true;
         loop {
             let (batch, value) = decide().await?;
+            if let (true, Some(gate)) = (first_attempt, &self.decided_gate) {
+                // Late or missing writers only shorten the race, never hang it.
+                let _ = tokio::time::timeout(DECIDED_GATE_PATIENCE, gate.wait()).await;
+            }
+            first_attempt = false;
             match self.append(batch).await {
                 Ok(outcome) => return Ok((value, outcome)),
                 Err(AppendError::Conflict { aggregate_type }) => {

@@ -585,9 +585,13 @@ async fn orders_racing_for_one_payment_reference_leave_exactly_one_paid() {
 
     // The same race in the database itself: writers that do not queue in this process (as
     // two API processes would not) load the free reference together, and the store's
-    // expected sequences let one through.
+    // expected sequences let one through. The gate holds every writer's first attempt
+    // between its decision and its append until all eight have decided on the free
+    // reference, so the race happens on a loaded machine too.
     let store = std::sync::Arc::new(
-        otop_projections::EventStore::new(app.pool.clone()).without_local_locks(),
+        otop_projections::EventStore::new(app.pool.clone())
+            .without_local_locks()
+            .with_decided_gate(std::sync::Arc::new(tokio::sync::Barrier::new(8))),
     );
     let mut racers = Vec::new();
     for shopper in 0..8 {
@@ -623,9 +627,10 @@ async fn orders_racing_for_one_payment_reference_leave_exactly_one_paid() {
         })
         .count();
     assert_eq!((won, lost), (1, 7), "{outcomes:?}");
-    assert!(
-        store.conflicts() > 0,
-        "the writers really raced: at least one append lost on the reference's sequence"
+    assert_eq!(
+        store.conflicts(),
+        7,
+        "the writers really raced: every loser's first append lost on the reference's sequence"
     );
     assert_eq!(reference_uses(&app, "PP-STORE-RACE").await, 1);
     app.cleanup().await;
