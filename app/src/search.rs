@@ -75,6 +75,11 @@ pub struct FacetsView {
     pub category_code: BTreeMap<String, u64>,
     pub subtype_code: BTreeMap<String, u64>,
     pub otop_stars: BTreeMap<String, u64>,
+    /// Per price band: `under_300`, `300_1000`, `1000_3000`, `3000_up` (baht, the upper
+    /// end exclusive).
+    pub price_band: BTreeMap<String, u64>,
+    /// `"true"`: listings with stock available; `"false"`: the rest.
+    pub in_stock: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -280,6 +285,8 @@ pub async fn search(state: &AppState, params: &SearchParams) -> Result<SearchRep
             category_code: results.facets.category_code,
             subtype_code: results.facets.subtype_code,
             otop_stars: results.facets.otop_stars,
+            price_band: results.facets.price_band,
+            in_stock: results.facets.in_stock,
         },
         price: PriceView {
             min_satang: results.price.map(|p| p.min_satang),

@@ -76,7 +76,10 @@ pub use embedded::EmbeddedIndex;
 pub use error::SearchError;
 pub use index::{IndexBatch, SearchIndex};
 pub use meili::MeiliIndex;
-pub use query::{Facets, PriceRange, SearchHit, SearchQuery, SearchResults, SortOrder};
+pub use query::{
+    price_band, Facets, PriceBand, PriceRange, SearchHit, SearchQuery, SearchResults, SortOrder,
+    PRICE_BANDS,
+};
 
 /// The Meilisearch index that holds the listings.
 pub const MEILI_INDEX_UID: &str = "otop_listings";

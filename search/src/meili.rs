@@ -68,6 +68,8 @@ pub const FILTERABLE: &[&str] = &[
     "price_satang",
     "available_stock",
     "vendor_id",
+    "price_band",
+    "in_stock",
 ];
 
 /// Sortable attributes.
@@ -90,6 +92,8 @@ const FACETS: &[&str] = &[
     "category_code",
     "subtype_code",
     "otop_stars",
+    "price_band",
+    "in_stock",
 ];
 const HIGHLIGHTED: &[&str] = &["title_th", "title_en"];
 const PRICE_ONLY: &[&str] = &["price_satang"];
@@ -109,6 +113,12 @@ struct MeiliDocument {
     #[serde(flatten)]
     listing: ListingDocument,
     published_at_unix: i64,
+    /// Facet values derived from the listing: its [`crate::PRICE_BANDS`] code, and whether
+    /// it has stock. Documents written before these existed read without them.
+    #[serde(default)]
+    price_band: String,
+    #[serde(default)]
+    in_stock: bool,
 }
 
 /// The checkpoint document of the meta index.
@@ -218,6 +228,8 @@ impl MeiliIndex {
                 .iter()
                 .map(|listing| MeiliDocument {
                     published_at_unix: listing.published_at.timestamp(),
+                    price_band: crate::price_band(listing.price_satang).to_string(),
+                    in_stock: listing.available_stock > 0,
                     listing: listing.clone(),
                 })
                 .collect();
@@ -453,6 +465,8 @@ impl SearchIndex for MeiliIndex {
                 category_code: facet_counts(distribution, "category_code"),
                 subtype_code: facet_counts(distribution, "subtype_code"),
                 otop_stars: facet_counts(distribution, "otop_stars"),
+                price_band: facet_counts(distribution, "price_band"),
+                in_stock: facet_counts(distribution, "in_stock"),
             })
             .unwrap_or_default();
         let price = match (first_price(&cheapest), first_price(&dearest)) {
@@ -523,7 +537,7 @@ mod tests {
         assert_eq!(json["rankingRules"][0], Value::from("sort"));
         assert_eq!(
             json["filterableAttributes"].as_array().map(Vec::len),
-            Some(7)
+            Some(9)
         );
     }
 

@@ -179,6 +179,63 @@ pub struct Facets {
     pub subtype_code: BTreeMap<String, u64>,
     /// Per star level (`"1"`..`"5"`); listings without stars are not counted.
     pub otop_stars: BTreeMap<String, u64>,
+    /// Per price band (the codes of [`PRICE_BANDS`]).
+    #[serde(default)]
+    pub price_band: BTreeMap<String, u64>,
+    /// Per stock state: `"true"` for listings with stock available, `"false"` for the rest
+    /// (as Meilisearch counts a boolean attribute).
+    #[serde(default)]
+    pub in_stock: BTreeMap<String, u64>,
+}
+
+/// A band of prices that facet counts group listings into; both ends inclusive, in satang.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriceBand {
+    /// The band's name in facet counts.
+    pub code: &'static str,
+    /// Lowest price in the band; `None` from zero.
+    pub min_satang: Option<u64>,
+    /// Highest price in the band; `None` without limit.
+    pub max_satang: Option<u64>,
+}
+
+/// The price bands, cheapest first, covering every price once: under ฿300, ฿300 to under
+/// ฿1,000, ฿1,000 to under ฿3,000, and ฿3,000 up (the spread of OTOP prices, from a bag
+/// of rice to a length of silk).
+pub const PRICE_BANDS: [PriceBand; 4] = [
+    PriceBand {
+        code: "under_300",
+        min_satang: None,
+        max_satang: Some(29_999),
+    },
+    PriceBand {
+        code: "300_1000",
+        min_satang: Some(30_000),
+        max_satang: Some(99_999),
+    },
+    PriceBand {
+        code: "1000_3000",
+        min_satang: Some(100_000),
+        max_satang: Some(299_999),
+    },
+    PriceBand {
+        code: "3000_up",
+        min_satang: Some(300_000),
+        max_satang: None,
+    },
+];
+
+/// The index in [`PRICE_BANDS`] of the band that holds `price_satang`.
+pub fn price_band_index(price_satang: u64) -> usize {
+    PRICE_BANDS
+        .iter()
+        .position(|band| band.max_satang.is_none_or(|max| price_satang <= max))
+        .unwrap_or(PRICE_BANDS.len() - 1)
+}
+
+/// The code of the band that holds `price_satang`.
+pub fn price_band(price_satang: u64) -> &'static str {
+    PRICE_BANDS[price_band_index(price_satang)].code
 }
 
 /// A price range in satang, both ends inclusive.
@@ -193,6 +250,34 @@ pub struct PriceRange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_price_falls_in_exactly_one_band() {
+        for price in [
+            0,
+            1,
+            29_999,
+            30_000,
+            99_999,
+            100_000,
+            299_999,
+            300_000,
+            u64::MAX,
+        ] {
+            let holding: Vec<&str> = PRICE_BANDS
+                .iter()
+                .filter(|band| {
+                    band.min_satang.is_none_or(|min| price >= min)
+                        && band.max_satang.is_none_or(|max| price <= max)
+                })
+                .map(|band| band.code)
+                .collect();
+            assert_eq!(holding, [price_band(price)], "{price}");
+        }
+        assert_eq!(price_band(29_999), "under_300");
+        assert_eq!(price_band(30_000), "300_1000");
+        assert_eq!(price_band(300_000), "3000_up");
+    }
 
     #[test]
     fn paging_is_checked() {

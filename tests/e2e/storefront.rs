@@ -79,12 +79,24 @@ async fn the_search_page_shows_what_v1_search_returns_for_the_same_query() {
         let districts: BTreeMap<String, Value> =
             serde_json::from_value(api.body["facets"]["district_code"].clone())
                 .expect("district facets");
-        let page_counts = page.attribute_values("data-count");
-        for count in districts.values() {
-            assert!(
-                page_counts.contains(&count.to_string()),
-                "{query}: the page shows the count {count}"
-            );
+        assert!(!districts.is_empty(), "{query}");
+        // Every count the API gives for a district, a price band and stock is on the page,
+        // as the count of that value's link.
+        for facet in ["district_code", "price_band", "in_stock"] {
+            let counts: BTreeMap<String, u64> =
+                serde_json::from_value(api.body["facets"][facet].clone())
+                    .unwrap_or_else(|error| panic!("{query}: facet {facet}: {error}"));
+            assert!(!counts.is_empty(), "{query}: the API counts {facet}");
+            for (value, count) in counts {
+                if facet == "in_stock" && value == "false" {
+                    continue; // the page offers "in stock" only
+                }
+                let shown = format!("data-count=\"{count}\" data-facet=\"{facet}:{value}\"");
+                assert!(
+                    page.html.contains(&shown),
+                    "{query}: the page shows {facet} {value} with {count}"
+                );
+            }
         }
     }
     // A bad parameter is the API's 422, as a page.

@@ -8,7 +8,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::schema::names;
-use crate::query::{Facets, PriceRange, SortOrder};
+use crate::query::{price_band_index, Facets, PriceRange, SortOrder, PRICE_BANDS};
 
 /// A document that may make the page: its sort key, its id (tie-breaker) and address.
 /// Candidates order ascending by `(key, id)`.
@@ -102,6 +102,7 @@ pub(crate) struct ListingSegmentCollector {
     id_hi: Column<u64>,
     id_lo: Column<u64>,
     price: Column<u64>,
+    stock: Column<u64>,
     stars: Column<u64>,
     units: Column<u64>,
     published: Column<i64>,
@@ -109,6 +110,8 @@ pub(crate) struct ListingSegmentCollector {
     categories: StrFacet,
     subtypes: StrFacet,
     star_counts: BTreeMap<u64, u64>,
+    band_counts: [u64; PRICE_BANDS.len()],
+    in_stock: u64,
     total: u64,
     price_range: Option<PriceRange>,
     top: Vec<Candidate>,
@@ -158,6 +161,10 @@ impl SegmentCollector for ListingSegmentCollector {
                 max_satang: range.max_satang.max(price),
             },
         });
+        self.band_counts[price_band_index(price)] += 1;
+        if self.stock.first(doc).unwrap_or(0) > 0 {
+            self.in_stock += 1;
+        }
         self.districts.count(doc);
         self.categories.count(doc);
         self.subtypes.count(doc);
@@ -197,6 +204,20 @@ impl SegmentCollector for ListingSegmentCollector {
                     .into_iter()
                     .map(|(stars, count)| (stars.to_string(), count))
                     .collect(),
+                price_band: PRICE_BANDS
+                    .iter()
+                    .zip(self.band_counts)
+                    .filter(|(_, count)| *count > 0)
+                    .map(|(band, count)| (band.code.to_string(), count))
+                    .collect(),
+                in_stock: [
+                    ("true", self.in_stock),
+                    ("false", self.total - self.in_stock),
+                ]
+                .into_iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(value, count)| (value.to_string(), count))
+                .collect(),
             },
             price: self.price_range,
         }
@@ -238,6 +259,7 @@ impl Collector for ListingCollector {
             id_hi: column(reader, names::ID_HI)?,
             id_lo: column(reader, names::ID_LO)?,
             price: column(reader, names::PRICE_SATANG)?,
+            stock: column(reader, names::AVAILABLE_STOCK)?,
             stars: column(reader, names::OTOP_STARS)?,
             units: column(reader, names::UNITS_SOLD)?,
             published: column(reader, names::PUBLISHED_AT)?,
@@ -245,6 +267,8 @@ impl Collector for ListingCollector {
             categories: StrFacet::open(reader, names::CATEGORY_CODE)?,
             subtypes: StrFacet::open(reader, names::SUBTYPE_CODE)?,
             star_counts: BTreeMap::new(),
+            band_counts: [0; PRICE_BANDS.len()],
+            in_stock: 0,
             total: 0,
             price_range: None,
             top: Vec::new(),
@@ -264,6 +288,8 @@ impl Collector for ListingCollector {
             add_counts(&mut merged.facets.category_code, fruit.facets.category_code);
             add_counts(&mut merged.facets.subtype_code, fruit.facets.subtype_code);
             add_counts(&mut merged.facets.otop_stars, fruit.facets.otop_stars);
+            add_counts(&mut merged.facets.price_band, fruit.facets.price_band);
+            add_counts(&mut merged.facets.in_stock, fruit.facets.in_stock);
             merged.price = match (merged.price, fruit.price) {
                 (Some(a), Some(b)) => Some(PriceRange {
                     min_satang: a.min_satang.min(b.min_satang),

@@ -58,6 +58,7 @@ pub(crate) mod names {
     pub const SUBTYPE_CODE: &str = "subtype_code";
     pub const OTOP_STARS: &str = "otop_stars";
     pub const PRICE_SATANG: &str = "price_satang";
+    pub const AVAILABLE_STOCK: &str = "available_stock";
     pub const PUBLISHED_AT: &str = "published_at";
     pub const UNITS_SOLD: &str = "units_sold";
 }
@@ -101,7 +102,7 @@ pub(crate) fn build() -> (Schema, Fields) {
         subtype_code: builder.add_text_field(names::SUBTYPE_CODE, STRING | FAST),
         otop_stars: builder.add_u64_field(names::OTOP_STARS, INDEXED | FAST),
         price_satang: builder.add_u64_field(names::PRICE_SATANG, INDEXED | FAST),
-        available_stock: builder.add_u64_field("available_stock", INDEXED | FAST),
+        available_stock: builder.add_u64_field(names::AVAILABLE_STOCK, INDEXED | FAST),
         published_at: builder.add_i64_field(names::PUBLISHED_AT, FAST),
         units_sold: builder.add_u64_field(names::UNITS_SOLD, FAST),
         source: builder.add_text_field("source", STORED),

@@ -9,6 +9,7 @@ use axum::response::Response;
 use otop_app::search::{SearchParams, SearchReply};
 use otop_app::AppState;
 use otop_domain::reference;
+use otop_search::PRICE_BANDS;
 
 use super::{html, query_escape, Card};
 use crate::error::PageError;
@@ -17,16 +18,9 @@ use crate::i18n::{category_name, district_name, subtype_name};
 use crate::layout::Layout;
 use crate::session::Visitor;
 
-/// Price ranges offered as links, in satang (the API's unit): under ฿300, ฿300–1,000,
-/// ฿1,000–3,000, over ฿3,000.
-const PRICE_RANGES: [(Option<u64>, Option<u64>); 4] = [
-    (None, Some(29_999)),
-    (Some(30_000), Some(99_999)),
-    (Some(100_000), Some(299_999)),
-    (Some(300_000), None),
-];
-
 pub struct FacetValue {
+    /// `<facet>:<value>` as the API names them (`district_code:3201`, `price_band:under_300`).
+    pub facet: String,
     pub label: String,
     pub count: u64,
     pub href: String,
@@ -123,6 +117,7 @@ fn with(params: &SearchParams, change: impl FnOnce(&mut SearchParams)) -> String
 
 fn facet_group(
     title: &'static str,
+    name: &'static str,
     counts: &std::collections::BTreeMap<String, u64>,
     params: &SearchParams,
     field: fn(&mut SearchParams) -> &mut Option<String>,
@@ -134,6 +129,7 @@ fn facet_group(
             let mut probe = params.clone();
             let (next, current) = toggled(field(&mut probe), code);
             FacetValue {
+                facet: format!("{name}:{code}"),
                 label: label(code),
                 count: *count,
                 href: with(params, |p| *field(p) = next),
@@ -150,6 +146,7 @@ fn facets(reply: &SearchReply, params: &SearchParams, lang: Lang) -> Vec<FacetGr
     let mut groups = vec![
         facet_group(
             t.district,
+            "district_code",
             &reply.facets.district_code,
             params,
             |p| &mut p.district,
@@ -157,6 +154,7 @@ fn facets(reply: &SearchReply, params: &SearchParams, lang: Lang) -> Vec<FacetGr
         ),
         facet_group(
             t.category,
+            "category_code",
             &reply.facets.category_code,
             params,
             |p| &mut p.category,
@@ -164,6 +162,7 @@ fn facets(reply: &SearchReply, params: &SearchParams, lang: Lang) -> Vec<FacetGr
         ),
         facet_group(
             t.subtype,
+            "subtype_code",
             &reply.facets.subtype_code,
             params,
             |p| &mut p.subtype,
@@ -184,6 +183,7 @@ fn facets(reply: &SearchReply, params: &SearchParams, lang: Lang) -> Vec<FacetGr
             (count > 0).then(|| {
                 let current = params.stars_min.as_deref() == Some(&level.to_string());
                 FacetValue {
+                    facet: format!("stars_min:{level}"),
                     label: format!("{} {level}+", "★"),
                     count,
                     href: with(params, |p| {
@@ -198,21 +198,28 @@ fn facets(reply: &SearchReply, params: &SearchParams, lang: Lang) -> Vec<FacetGr
         title: t.stars,
         values: stars,
     });
-    let prices = PRICE_RANGES
+    // A band counts the matches in it; the band being filtered on stays shown to be
+    // dropped again.
+    let prices = PRICE_BANDS
         .iter()
-        .map(|(low, high)| {
-            let low_text = low.map(|v| v.to_string());
-            let high_text = high.map(|v| v.to_string());
+        .filter_map(|band| {
+            let low_text = band.min_satang.map(|v| v.to_string());
+            let high_text = band.max_satang.map(|v| v.to_string());
             let current = params.price_min == low_text && params.price_max == high_text;
-            let label = match (low, high) {
-                (None, Some(high)) => format!("≤ {}", baht(high + 1)),
-                (Some(low), Some(high)) => format!("{} – {}", baht(*low), baht(high + 1)),
-                (Some(low), None) => format!("≥ {}", baht(*low)),
+            let count = reply.facets.price_band.get(band.code).copied().unwrap_or(0);
+            if count == 0 && !current {
+                return None;
+            }
+            let label = match (band.min_satang, band.max_satang) {
+                (None, Some(high)) => format!("< {}", baht(high + 1)),
+                (Some(low), Some(high)) => format!("{} – {}", baht(low), baht(high + 1)),
+                (Some(low), None) => format!("≥ {}", baht(low)),
                 (None, None) => String::new(),
             };
-            FacetValue {
+            Some(FacetValue {
+                facet: format!("price_band:{}", band.code),
                 label,
-                count: 0,
+                count,
                 href: with(params, |p| {
                     if current {
                         p.price_min = None;
@@ -223,12 +230,30 @@ fn facets(reply: &SearchReply, params: &SearchParams, lang: Lang) -> Vec<FacetGr
                     }
                 }),
                 current,
-            }
+            })
         })
         .collect();
     groups.push(FacetGroup {
         title: t.price_range,
         values: prices,
+    });
+    let in_stock_now = params.in_stock.as_deref() == Some("true");
+    let stocked = reply.facets.in_stock.get("true").copied().unwrap_or(0);
+    let stock = (stocked > 0 || in_stock_now)
+        .then(|| FacetValue {
+            facet: "in_stock:true".to_string(),
+            label: t.in_stock.to_string(),
+            count: stocked,
+            href: with(params, |p| {
+                p.in_stock = (!in_stock_now).then(|| "true".to_string());
+            }),
+            current: in_stock_now,
+        })
+        .into_iter()
+        .collect();
+    groups.push(FacetGroup {
+        title: t.in_stock_only,
+        values: stock,
     });
     groups
 }
