@@ -12,7 +12,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use tantivy::schema::Value;
-use tantivy::TantivyDocument;
+use tantivy::{TantivyDocument, TantivyError};
 
 use self::collector::ListingCollector;
 use self::generation::Generation;
@@ -60,10 +60,21 @@ impl EmbeddedIndex {
     fn open_blocking(root: PathBuf) -> Result<EmbeddedIndex, SearchError> {
         std::fs::create_dir_all(&root).map_err(|e| SearchError::io(&root, e))?;
         let live = match generation::read_pointer(&root)? {
-            Some(name) if root.join(&name).is_dir() => match Generation::open(&root, &name)? {
-                Some(live) => live,
-                None => {
+            Some(name) if root.join(&name).is_dir() => match Generation::open(&root, &name) {
+                Ok(Some(live)) => live,
+                Ok(None) => {
                     tracing::warn!(generation = %name, "search index schema changed; starting an empty index");
+                    fresh_generation(&root)?
+                }
+                // Another process writes this index: taking it over would pull it from
+                // under that process.
+                Err(error @ SearchError::Tantivy(TantivyError::LockFailure(..))) => {
+                    return Err(error);
+                }
+                // The index is derived from the log: files lost or damaged (a partial copy,
+                // a full disk) cost a refill from the log, never a server that cannot start.
+                Err(error) => {
+                    tracing::warn!(generation = %name, %error, "search index unreadable; starting an empty index that the search feed refills from the log");
                     fresh_generation(&root)?
                 }
             },

@@ -1151,6 +1151,47 @@ async fn embedded_rebuild_leaves_one_generation_and_a_crashed_build_is_cleaned_u
 }
 
 #[tokio::test]
+async fn an_embedded_index_with_lost_files_opens_empty_for_the_feed_to_refill() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = EmbeddedIndex::open(dir.path()).await.expect("open");
+    index
+        .rebuild(docs()[..30].to_vec(), "log:30".into())
+        .await
+        .expect("rebuild");
+    drop(index);
+    // A partial copy of the directory: tantivy's meta files came, the segments did not.
+    let pointer = std::fs::read_to_string(dir.path().join("CURRENT")).expect("pointer");
+    let generation = dir.path().join(pointer.trim());
+    let mut removed = 0;
+    for entry in std::fs::read_dir(&generation).expect("list") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if name.is_some_and(|n| !n.starts_with('.') && n != "meta.json") {
+            std::fs::remove_file(&path).expect("remove a segment file");
+            removed += 1;
+        }
+    }
+    assert!(removed > 0, "the generation had segment files to lose");
+    // Without them the generation itself does not open...
+    assert!(tantivy::Index::open_in_dir(&generation)
+        .and_then(|i| i.reader().map(|r| r.searcher().num_docs()))
+        .is_err());
+    // ...and the index opens empty, without a checkpoint, so its feed starts over.
+    let index = EmbeddedIndex::open(dir.path()).await.expect("reopen");
+    assert_eq!(index.checkpoint().await.expect("checkpoint"), None);
+    assert_eq!(index.count().await.expect("count"), 0);
+    index
+        .apply(IndexBatch {
+            upserts: docs()[..3].to_vec(),
+            deletes: Vec::new(),
+            checkpoint: "log:3".into(),
+        })
+        .await
+        .expect("and takes writes");
+    assert_eq!(index.count().await.expect("count"), 3);
+}
+
+#[tokio::test]
 async fn embedded_index_is_used_without_a_meilisearch_url() {
     let dir = tempfile::tempdir().expect("temp dir");
     let index = otop_search::open_from_env_or_dir(None, None, dir.path().join("index"))
