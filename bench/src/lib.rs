@@ -4,6 +4,7 @@
 pub mod bulk;
 pub mod checkout;
 pub mod database;
+pub mod lighthouse;
 pub mod load;
 pub mod pages;
 pub mod search;

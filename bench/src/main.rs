@@ -85,6 +85,23 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         repeats: usize,
     },
+    /// Lighthouse's scores (median of `rounds`) of the home, search and product pages of a
+    /// running server (`otop serve --demo`), and of any `--path` given; needs
+    /// `npm ci --prefix bench/lighthouse` and Chromium.
+    Lighthouse {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base: String,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// More pages to audit, as paths.
+        #[arg(long)]
+        path: Vec<String>,
+        #[arg(long, env = "CHROME_PATH", default_value = "/usr/bin/chromium")]
+        chrome: std::path::PathBuf,
+        /// The `lighthouse` script (default: `bench/lighthouse/node_modules/.bin/lighthouse`).
+        #[arg(long)]
+        lighthouse: Option<std::path::PathBuf>,
+    },
     /// Log read rate, projection rebuild rate, command-to-read-model freshness.
     ReadSide {
         /// How many events to generate.
@@ -122,6 +139,19 @@ async fn main() -> anyhow::Result<()> {
             busy_orders,
         } => checkout(&cli.server, seconds, busy_orders).await?,
         Command::Search { listings, repeats } => search(&cli.server, listings, repeats).await?,
+        Command::Lighthouse {
+            base,
+            rounds,
+            path,
+            chrome,
+            lighthouse,
+        } => {
+            let tools = otop_bench::lighthouse::Tools {
+                lighthouse: lighthouse.unwrap_or_else(otop_bench::lighthouse::default_lighthouse),
+                chrome,
+            };
+            lighthouse_pages(tools, &base, rounds, path).await?
+        }
     };
     println!("{}", report.markdown);
     if let Some(parent) = cli.json.parent() {
@@ -215,6 +245,51 @@ async fn search(server: &str, listings: usize, repeats: usize) -> anyhow::Result
     }});
     db.drop_database().await?;
     Ok(Report { markdown, json })
+}
+
+/// The storefront's three kinds of page (a product of the catalog the server holds) and the
+/// extra paths, audited by Lighthouse.
+async fn lighthouse_pages(
+    tools: otop_bench::lighthouse::Tools,
+    base: &str,
+    rounds: usize,
+    extra: Vec<String>,
+) -> anyhow::Result<Report> {
+    use otop_bench::lighthouse::PageToAudit;
+    let base = base.trim_end_matches('/');
+    let found: serde_json::Value = reqwest::get(format!("{base}/v1/search?per_page=1"))
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let product = found["hits"][0]["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the server at {base} has no listing to audit"))?;
+    let page = |name: &str, path: String| PageToAudit {
+        name: name.to_string(),
+        path,
+        cookie: None,
+    };
+    let mut pages = vec![
+        page("home", "/".to_string()),
+        // ผ้าไหม, "silk cloth"
+        page(
+            "search",
+            "/search?q=%E0%B8%9C%E0%B9%89%E0%B8%B2%E0%B9%84%E0%B8%AB%E0%B8%A1".to_string(),
+        ),
+        page("product", format!("/listings/{product}")),
+    ];
+    pages.extend(extra.into_iter().map(|path| page("page", path)));
+    let base = base.to_string();
+    let audited = tokio::task::spawn_blocking(move || {
+        otop_bench::lighthouse::run(&tools, &base, &pages, rounds)
+    })
+    .await??;
+    let figures = otop_bench::lighthouse::report(&audited, rounds);
+    Ok(Report {
+        markdown: figures.markdown,
+        json: figures.json,
+    })
 }
 
 struct Report {
