@@ -6,50 +6,20 @@
 //!   deliver); every other change is a 403, so its listings are frozen and its profile
 //!   (payout PromptPay id included) stays as it was.
 //!
-//! A vendor's status is read from its aggregate (the log, not a read model) and remembered
-//! for [`STATUS_TTL`], so a vendor's burst of price changes costs one load, not one each.
-//! This process forgets a vendor's status as soon as it runs a command on that vendor
-//! ([`forget`]); another process learns of it within the TTL.
-
-use std::sync::LazyLock;
-use std::time::Duration;
+//! The status is read through [`otop_app::vendor_standing::status_of`].
 
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use moka::future::Cache;
 use otop_domain::{Role, VendorStatus};
-use uuid::Uuid;
 
 use crate::auth::bearer_token;
 use crate::problem::ApiError;
 use otop_app::state::AppState;
 
-/// How long a vendor's status is remembered.
-pub const STATUS_TTL: Duration = Duration::from_secs(1);
-
-static STATUSES: LazyLock<Cache<Uuid, Option<VendorStatus>>> = LazyLock::new(|| {
-    Cache::builder()
-        .max_capacity(100_000)
-        .time_to_live(STATUS_TTL)
-        .build()
-});
-
-/// Drops what this process remembers of `vendor_id`'s status (after a command on it).
-pub async fn forget(vendor_id: Uuid) {
-    STATUSES.invalidate(&vendor_id).await;
-}
-
-async fn status_of(state: &AppState, vendor_id: Uuid) -> Result<Option<VendorStatus>, ApiError> {
-    if let Some(status) = STATUSES.get(&vendor_id).await {
-        return Ok(status);
-    }
-    let loaded = state.vendors.load(&vendor_id.to_string()).await?;
-    let status = loaded.aggregate.state().map(|vendor| vendor.status);
-    STATUSES.insert(vendor_id, status).await;
-    Ok(status)
-}
+use otop_app::vendor_standing::status_of;
+pub use otop_app::vendor_standing::{forget, STATUS_TTL};
 
 /// The commands a suspended vendor may still send: the fulfilment of paid orders.
 fn is_fulfilment(method: &Method, path: &str) -> bool {
@@ -78,7 +48,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     if let Some(vendor_id) = vendor_id {
         let status = match status_of(&state, vendor_id).await {
             Ok(status) => status,
-            Err(error) => return error.into_response(),
+            Err(error) => return ApiError::from(error).into_response(),
         };
         let reading = matches!(parts.method, Method::GET | Method::HEAD);
         match status {

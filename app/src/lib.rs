@@ -18,6 +18,8 @@ pub mod payments;
 pub mod read_your_writes;
 pub mod search;
 pub mod state;
+pub mod vendor_standing;
+pub mod vendors;
 
 pub use config::Config;
 pub use error::AppError;

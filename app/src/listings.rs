@@ -141,3 +141,19 @@ pub async fn public_listing_ids(state: &AppState, limit: i64) -> Result<Vec<Uuid
     .fetch_all(&state.pool)
     .await?)
 }
+
+/// Takes a listing down with a reason (admins: the Listing aggregate decides who may).
+pub async fn take_down(
+    state: &AppState,
+    actor: &Actor,
+    metadata: &std::collections::HashMap<String, String>,
+    listing_id: Uuid,
+    reason: &str,
+) -> Result<crate::command::CommandReply, AppError> {
+    use otop_domain::values::{parse_text, REASON_MAX_CHARS};
+    let command = otop_domain::ListingCommand::TakeDown {
+        actor: actor.clone(),
+        reason: parse_text("reason", reason, REASON_MAX_CHARS)?,
+    };
+    crate::command::execute(&state.listings, listing_id, command, metadata).await
+}

@@ -165,3 +165,65 @@ async fn a_shopper_searches_fills_a_cart_from_two_groups_checks_out_and_pays_wit
 async fn the_same_journey_works_with_javascript_off() {
     journey(false).await;
 }
+
+/// The provincial office approves an application from its desk, in Chromium with
+/// JavaScript off (the desk's forms are plain posts), and the API then says approved.
+#[tokio::test]
+async fn the_office_approves_an_application_from_its_desk() {
+    if !browser::available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let applied = app
+        .post(
+            "/v1/vendors",
+            &app.shopper("applicant"),
+            serde_json::json!({
+                "name_th": "กลุ่มทอผ้าไหมบ้านจารพัต",
+                "district_code": "3203",
+                "producer_type": "community_group",
+                "phone": "044-511-234",
+            }),
+        )
+        .await;
+    let vendor_id = applied.body["id"].as_str().expect("vendor id").to_string();
+    let base = app.base_url.clone();
+    let browser = Browser::start("office-approves", false).await;
+    assert!(
+        !browser.runs_scripts().await,
+        "the control: scripts are off"
+    );
+    browser
+        .journey(async |b: &Browser| {
+            b.client
+                .goto(&format!("{base}/admin"))
+                .await
+                .expect("open the desk");
+            // Not signed in: the sign-in page, which comes back to the desk.
+            assert!(b.url().await.contains("/sign-in"), "{}", b.url().await);
+            b.find("#role option[value=admin]")
+                .await
+                .click()
+                .await
+                .expect("choose admin");
+            b.fill("#subject", "office-1").await;
+            b.click("#dev-sign-in button").await;
+            let row = format!("li[data-vendor-id='{vendor_id}']");
+            assert!(b.text(&row).await.contains("กลุ่มทอผ้าไหมบ้านจารพัต"));
+            b.keep("admin").await;
+            b.click(&format!(
+                "form[action='/admin/vendors/{vendor_id}/approve'] button"
+            ))
+            .await;
+            let notice = b.find("#notice").await;
+            assert_eq!(
+                notice.attr("data-id").await.expect("attr").as_deref(),
+                Some(vendor_id.as_str())
+            );
+            assert!(b.text("#notice").await.contains("อนุมัติแล้ว"));
+        })
+        .await;
+    let vendor = app.get(&format!("/v1/vendors/{vendor_id}"), None).await;
+    assert_eq!(vendor.body["status"], "approved", "{:?}", vendor.body);
+    app.cleanup().await;
+}

@@ -19,6 +19,7 @@ mod sales_analytics;
 mod seals;
 mod search_api;
 mod snapshots;
+mod staff_pages;
 mod storefront;
 mod vendor_listing_flow;
 mod vendor_status;

@@ -74,6 +74,31 @@ impl WebVisitor {
         .await
     }
 
+    /// Signs in through the demo's `/sign-in/dev` form as `role` (with `vendor_id` for a
+    /// vendor), then lands on `next`.
+    pub async fn sign_in_as(
+        &self,
+        role: &str,
+        subject: &str,
+        vendor_id: Option<&str>,
+        next: &str,
+    ) -> Page {
+        let form = self.get("/sign-in").await;
+        let csrf = form
+            .hidden("csrf")
+            .expect("the sign-in form carries a CSRF token");
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("role", role),
+            ("subject", subject),
+            ("next", next),
+        ];
+        if let Some(vendor_id) = vendor_id {
+            fields.push(("vendor_id", vendor_id));
+        }
+        self.post_form("/sign-in/dev", &fields).await
+    }
+
     /// Adds `quantity` of a listing from its product page's form.
     pub async fn add_to_cart(&self, listing_id: &str, quantity: u32) -> Page {
         let product = self.get(&format!("/listings/{listing_id}")).await;

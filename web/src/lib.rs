@@ -21,7 +21,7 @@ use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
-use pages::{cart, home, listing, orders, search, seo, sign_in};
+use pages::{admin, cart, home, listing, orders, search, seo, sign_in};
 
 /// The session table (migrations/20261203000001_web_sessions.sql).
 const SESSION_TABLE: &str = "web_sessions";
@@ -63,6 +63,9 @@ pub fn router(state: AppState) -> Result<Router, String> {
         .route("/sign-in/oidc", get(sign_in::oidc_begin))
         .route(oidc::CALLBACK_PATH, get(sign_in::oidc_callback))
         .route("/sign-out", post(sign_in::sign_out))
+        .route("/admin", get(admin::desk))
+        .route("/admin/vendors/{id}/{verb}", post(admin::decide_vendor))
+        .route("/admin/take-down", post(admin::take_down))
         .route("/robots.txt", get(seo::robots))
         .route("/sitemap.xml", get(seo::sitemap))
         .layer(sessions)

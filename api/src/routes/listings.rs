@@ -6,8 +6,7 @@ use axum::Json;
 use otop_domain::listing::{ListingDetails, ListingDetailsPatch, ListingState, StockChange};
 use otop_domain::values::{
     parse_image_urls, parse_optional_text, parse_stock, parse_tags, parse_text, parse_weight_grams,
-    CategoryCode, Satang, Stars, SubtypeCode, DESCRIPTION_MAX_CHARS, REASON_MAX_CHARS,
-    TITLE_MAX_CHARS,
+    CategoryCode, Satang, Stars, SubtypeCode, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
 };
 use otop_domain::{Actor, ListingCommand, ListingStatus, Role, Validator, VendorStanding};
 use otop_projections::ProjectionKind;
@@ -404,13 +403,10 @@ pub async fn take_down_listing(
     ctx: CommandContext,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let reason = parse_text("reason", &body.reason, REASON_MAX_CHARS)
-        .map_err(|e| ApiError::Invalid(vec![e]))?;
-    let command = ListingCommand::TakeDown {
-        actor: ctx.actor.clone(),
-        reason,
-    };
-    run(&state, id, command, &ctx).await.map(Json)
+    otop_app::listings::take_down(&state, &ctx.actor, &ctx.metadata_map(), id, &body.reason)
+        .await
+        .map(Json)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

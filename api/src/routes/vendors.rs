@@ -6,12 +6,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use otop_domain::values::{
     parse_optional_text, parse_text, DistrictCode, Email, Phone, ProducerType, PromptPayId,
-    NAME_MAX_CHARS, REASON_MAX_CHARS,
+    NAME_MAX_CHARS,
 };
-use otop_domain::vendor::{VendorProfile, VendorProfilePatch, VendorState};
-use otop_domain::{reference, Actor, Validator, Vendor, VendorCommand, VendorStatus};
+use otop_domain::vendor::{VendorProfile, VendorProfilePatch};
+use otop_domain::{Validator, Vendor, VendorCommand, VendorStatus};
 use otop_projections::ProjectionKind;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -19,9 +19,10 @@ use super::{optional_json, CommandReply, OptionalReasonRequest, ReasonRequest};
 use crate::auth::MaybeSignedIn;
 use crate::extract::{ApiJson, ApiQuery, CommandContext, IdPath};
 use crate::problem::{ApiError, Problem};
-use otop_app::paging::{Page, Paging};
+use otop_app::paging::Page;
 use otop_app::read_your_writes::wait_for;
 use otop_app::state::AppState;
+use otop_app::vendors::{self, vendor_view, VendorDecision, VendorListQuery, VendorView};
 
 /// Namespace of vendor ids derived from an `Idempotency-Key`.
 const VENDOR_NAMESPACE: Uuid = Uuid::from_u128(0x6f74_6f70_2d76_656e_646f_722d_6964_0001);
@@ -141,86 +142,35 @@ impl UpdateVendorRequest {
     }
 }
 
-/// A vendor as shoppers, the vendor itself and the provincial office see it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VendorView {
-    pub id: Uuid,
-    pub status: String,
-    pub name_th: String,
-    pub name_en: Option<String>,
-    pub district_code: String,
-    pub district_name_th: String,
-    pub district_name_en: String,
-    pub producer_type: String,
-    pub phone: String,
-    pub email: Option<String>,
-    /// Shown only to the vendor itself and admins.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payout_promptpay: Option<String>,
-    /// Why it was last rejected, suspended or closed. Shown only to the vendor and admins.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_reason: Option<String>,
-    /// How many of its listings are published.
-    pub published_listings: i64,
-}
-
-fn vendor_view(state: &VendorState, viewer: Option<&Actor>, published_listings: i64) -> VendorView {
-    let private = viewer.is_some_and(|a| a.is_admin() || a.speaks_for_vendor(state.id));
-    let district = reference::district(state.profile.district_code.as_str());
-    VendorView {
-        id: state.id,
-        status: state.status.as_str().to_string(),
-        name_th: state.profile.name_th.clone(),
-        name_en: state.profile.name_en.clone(),
-        district_code: state.profile.district_code.as_str().to_string(),
-        district_name_th: district.map(|d| d.name_th.clone()).unwrap_or_default(),
-        district_name_en: district.map(|d| d.name_en.clone()).unwrap_or_default(),
-        producer_type: state.profile.producer_type.as_str().to_string(),
-        phone: state.profile.phone.as_str().to_string(),
-        email: state.profile.email.as_ref().map(|e| e.as_str().to_string()),
-        payout_promptpay: private
-            .then(|| {
-                state
-                    .profile
-                    .payout_promptpay
-                    .as_ref()
-                    .map(|p| p.as_str().to_string())
-            })
-            .flatten(),
-        status_reason: private.then(|| state.status_reason.clone()).flatten(),
-        published_listings,
-    }
-}
-
-fn reason(field: &str, raw: &str) -> Result<String, ApiError> {
-    parse_text(field, raw, REASON_MAX_CHARS).map_err(|e| ApiError::Invalid(vec![e]))
-}
-
 async fn run(
     state: &AppState,
     vendor_id: Uuid,
     command: VendorCommand,
     ctx: &CommandContext,
 ) -> Result<CommandReply, ApiError> {
-    let reply = super::execute(&state.vendors, vendor_id, command, &ctx.metadata_map()).await;
-    // Whatever the command did to the vendor's status, this process's requests see it now.
-    crate::vendor_standing::forget(vendor_id).await;
-    reply.map_err(ApiError::from)
+    vendors::run(state, vendor_id, command, &ctx.metadata_map())
+        .await
+        .map_err(ApiError::from)
 }
 
-/// How many of `vendor_id`'s orders are paid and not yet delivered, cancelled or refunded,
-/// after the orders read model has caught up with everything written so far.
-async fn unfinished_paid_orders(state: &AppState, vendor_id: Uuid) -> Result<i64, ApiError> {
-    let head = otop_projections::log::head_position(&state.pool).await?;
-    otop_app::read_your_writes::wait_for(state, ProjectionKind::Orders, Some(head)).await?;
-    let unfinished: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM order_summaries
-          WHERE vendor_id = $1 AND status IN ('paid', 'accepted', 'packed', 'shipped')",
+async fn decide(
+    state: &AppState,
+    vendor_id: Uuid,
+    ctx: &CommandContext,
+    decision: VendorDecision,
+    reason: Option<&str>,
+) -> Result<Json<CommandReply>, ApiError> {
+    vendors::decide(
+        state,
+        &ctx.actor,
+        &ctx.metadata_map(),
+        vendor_id,
+        decision,
+        reason,
     )
-    .bind(vendor_id)
-    .fetch_one(&state.pool)
-    .await?;
-    Ok(unfinished)
+    .await
+    .map(Json)
+    .map_err(ApiError::from)
 }
 
 /// Apply to sell on the marketplace.
@@ -254,10 +204,7 @@ pub async fn approve_vendor(
     IdPath(id): IdPath,
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = VendorCommand::Approve {
-        actor: ctx.actor.clone(),
-    };
-    run(&state, id, command, &ctx).await.map(Json)
+    decide(&state, id, &ctx, VendorDecision::Approve, None).await
 }
 
 /// Reject an applicant (admin).
@@ -270,11 +217,7 @@ pub async fn reject_vendor(
     ctx: CommandContext,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = VendorCommand::Reject {
-        actor: ctx.actor.clone(),
-        reason: reason("reason", &body.reason)?,
-    };
-    run(&state, id, command, &ctx).await.map(Json)
+    decide(&state, id, &ctx, VendorDecision::Reject, Some(&body.reason)).await
 }
 
 /// Suspend an approved vendor (admin): its listings cannot be published or sold.
@@ -287,11 +230,14 @@ pub async fn suspend_vendor(
     ctx: CommandContext,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = VendorCommand::Suspend {
-        actor: ctx.actor.clone(),
-        reason: reason("reason", &body.reason)?,
-    };
-    run(&state, id, command, &ctx).await.map(Json)
+    decide(
+        &state,
+        id,
+        &ctx,
+        VendorDecision::Suspend,
+        Some(&body.reason),
+    )
+    .await
 }
 
 /// Reinstate a suspended vendor (admin).
@@ -303,10 +249,7 @@ pub async fn reinstate_vendor(
     IdPath(id): IdPath,
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = VendorCommand::Reinstate {
-        actor: ctx.actor.clone(),
-    };
-    run(&state, id, command, &ctx).await.map(Json)
+    decide(&state, id, &ctx, VendorDecision::Reinstate, None).await
 }
 
 /// Close a vendor for good (admin, or the vendor itself).
@@ -320,23 +263,8 @@ pub async fn close_vendor(
     body: Bytes,
 ) -> Result<Json<CommandReply>, ApiError> {
     let body: Option<OptionalReasonRequest> = optional_json(&body)?;
-    let reason_text = match body.and_then(|b| b.reason) {
-        Some(text) => parse_optional_text("reason", Some(&text), REASON_MAX_CHARS)
-            .map_err(|e| ApiError::Invalid(vec![e]))?,
-        None => None,
-    };
-    let unfinished = unfinished_paid_orders(&state, id).await?;
-    if unfinished > 0 {
-        return Err(ApiError::Conflict(format!(
-            "vendor {id} has {unfinished} paid order(s) not yet delivered, cancelled or refunded: \
-             finish them before closing"
-        )));
-    }
-    let command = VendorCommand::Close {
-        actor: ctx.actor.clone(),
-        reason: reason_text,
-    };
-    run(&state, id, command, &ctx).await.map(Json)
+    let reason = body.and_then(|b| b.reason);
+    decide(&state, id, &ctx, VendorDecision::Close, reason.as_deref()).await
 }
 
 /// Change profile fields (the vendor itself, or an admin).
@@ -360,19 +288,6 @@ pub async fn update_vendor(
 pub struct ReadQuery {
     /// Wait until the read model has applied the event at this log position.
     pub min_position: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct VendorListQuery {
-    /// District codes, comma-separated (e.g. `3201,3216`).
-    pub district: Option<String>,
-    /// applied, approved, rejected, suspended or closed (admins only; others see approved).
-    pub status: Option<String>,
-    pub page: Option<i64>,
-    pub per_page: Option<i64>,
-    pub min_position: Option<i64>,
-    /// Page by key past any depth: the `next_after` of the page before (with no `page`).
-    pub after: Option<Uuid>,
 }
 
 /// One vendor: public once approved; the vendor itself and admins see it in every status.
@@ -416,102 +331,8 @@ pub async fn list_vendors(
     MaybeSignedIn(viewer): MaybeSignedIn,
     ApiQuery(query): ApiQuery<VendorListQuery>,
 ) -> Result<Json<Page<VendorView>>, ApiError> {
-    let paging = Paging::parse(query.page, query.per_page)?;
-    if query.after.is_some() && query.page.is_some() {
-        return Err(ApiError::invalid(
-            "page",
-            "give either page or after, not both",
-        ));
-    }
-    let mut v = Validator::new();
-    let districts: Option<Vec<String>> = query.district.as_deref().map(|text| {
-        text.split(',')
-            .filter(|code| !code.trim().is_empty())
-            .filter_map(|code| v.check(DistrictCode::parse("district", code)))
-            .map(|code| code.as_str().to_string())
-            .collect()
-    });
-    let status = match query.status.as_deref() {
-        None => None,
-        Some(text) => match VendorStatus::parse(text) {
-            Some(status) => Some(status),
-            None => {
-                v.push(otop_domain::FieldError::new(
-                    "status",
-                    "must be one of applied, approved, rejected, suspended, closed",
-                ));
-                None
-            }
-        },
-    };
-    v.finish()?;
-    let is_admin = viewer.as_ref().is_some_and(Actor::is_admin);
-    let statuses: Vec<&str> = match (status, is_admin) {
-        (Some(status), true) => vec![status.as_str()],
-        (None, true) => vec!["applied", "approved", "rejected", "suspended", "closed"],
-        (None | Some(VendorStatus::Approved), false) => vec!["approved"],
-        (Some(_), false) => {
-            return Err(ApiError::Forbidden(
-                "only admins can list vendors that are not approved".into(),
-            ))
-        }
-    };
-    wait_for(&state, ProjectionKind::Catalog, query.min_position).await?;
-    let filter = "FROM vendor_directory
-          WHERE status = ANY($1) AND ($2::text[] IS NULL OR district_code = ANY($2))";
-    // Ordered by name: the keyset cursor is the last vendor of the page before (vendors are
-    // never deleted), and the window counts the whole filter before it applies.
-    let rows: Vec<(sqlx::types::Json<Vendor>, i32, i64, Uuid)> = sqlx::query_as(&format!(
-        "SELECT state, published_listings, total, vendor_id FROM (
-             SELECT state, published_listings, name_th, vendor_id, count(*) OVER () AS total
-             {filter}
-         ) counted
-          WHERE ($5::uuid IS NULL OR (name_th, vendor_id) >
-                 (SELECT d.name_th, d.vendor_id FROM vendor_directory d WHERE d.vendor_id = $5))
-          ORDER BY name_th, vendor_id
-          LIMIT $3 OFFSET $4"
-    ))
-    .bind(&statuses)
-    .bind(&districts)
-    .bind(paging.per_page + 1)
-    .bind(if query.after.is_some() {
-        0
-    } else {
-        paging.offset()
-    })
-    .bind(query.after)
-    .fetch_all(&state.pool)
-    .await?;
-    let mut rows = rows;
-    let more = rows.len() as i64 > paging.per_page;
-    rows.truncate(paging.per_page as usize);
-    let next_after = if more {
-        rows.last().map(|row| row.3.to_string())
-    } else {
-        None
-    };
-    let total = match rows.first() {
-        Some(row) => row.2,
-        // A page past the last one has no row to carry the count.
-        None if paging.page > 1 || query.after.is_some() => {
-            sqlx::query_scalar(&format!("SELECT count(*) {filter}"))
-                .bind(&statuses)
-                .bind(&districts)
-                .fetch_one(&state.pool)
-                .await?
-        }
-        None => 0,
-    };
-    let items = rows
-        .iter()
-        .filter_map(|(aggregate, published, _, _)| {
-            aggregate
-                .0
-                .state()
-                .map(|vendor| vendor_view(vendor, viewer.as_ref(), i64::from(*published)))
-        })
-        .collect();
-    let mut page = Page::new(items, paging, total);
-    page.next_after = next_after;
-    Ok(Json(page))
+    vendors::list_vendors(&state, viewer.as_ref(), &query)
+        .await
+        .map(Json)
+        .map_err(ApiError::from)
 }

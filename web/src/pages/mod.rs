@@ -1,6 +1,7 @@
 //! The pages, one module per part of the shop. Each handler reads its request into the typed
 //! input of an `otop_app` function (the same one the JSON API calls), and renders the answer.
 
+pub mod admin;
 pub mod cart;
 pub mod home;
 pub mod listing;
