@@ -4,10 +4,12 @@
 //! here knows of HTTP, so the two faces cannot drift apart: a page and its JSON call run
 //! the same parsing, the same role checks and the same commands.
 
+pub mod analytics;
 pub mod auth;
 pub mod checkout;
 pub mod command;
 pub mod config;
+pub mod csv;
 pub mod error;
 pub mod limits;
 pub mod listings;

@@ -187,6 +187,7 @@ async fn the_office_approves_an_application_from_its_desk() {
         )
         .await;
     let vendor_id = applied.body["id"].as_str().expect("vendor id").to_string();
+    let applied_at = applied.position();
     let base = app.base_url.clone();
     let browser = Browser::start("office-approves", false).await;
     assert!(
@@ -208,6 +209,12 @@ async fn the_office_approves_an_application_from_its_desk() {
                 .expect("choose admin");
             b.fill("#subject", "office-1").await;
             b.click("#dev-sign-in button").await;
+            assert!(b.url().await.ends_with("/admin"), "{}", b.url().await);
+            // The desk as of the application (its list is a read model).
+            b.client
+                .goto(&format!("{base}/admin?min_position={applied_at}"))
+                .await
+                .expect("open the desk");
             let row = format!("li[data-vendor-id='{vendor_id}']");
             assert!(b.text(&row).await.contains("กลุ่มทอผ้าไหมบ้านจารพัต"));
             b.keep("admin").await;
@@ -225,5 +232,63 @@ async fn the_office_approves_an_application_from_its_desk() {
         .await;
     let vendor = app.get(&format!("/v1/vendors/{vendor_id}"), None).await;
     assert_eq!(vendor.body["status"], "approved", "{:?}", vendor.body);
+    app.cleanup().await;
+}
+
+/// An analyst reads the dashboard in Chromium and its figures are the API's.
+#[tokio::test]
+async fn the_dashboards_figures_are_the_apis() {
+    if !browser::available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let head = crate::staff_pages::paid_sales(&app).await;
+    let api = app
+        .get(
+            &format!("/v1/analytics/sales?group_by=district&min_position={head}"),
+            Some(&crate::staff_pages::analyst(&app)),
+        )
+        .await;
+    let net = api.body["totals"]["net_satang"].to_string();
+    let base = app.base_url.clone();
+    let browser = Browser::start("analyst-dashboard", true).await;
+    browser
+        .journey(async |b: &Browser| {
+            b.client
+                .goto(&format!("{base}/sign-in?next=/analytics"))
+                .await
+                .expect("open sign-in");
+            b.find("#role option[value=analyst]")
+                .await
+                .click()
+                .await
+                .expect("choose analyst");
+            b.fill("#subject", "analyst-1").await;
+            b.click("#dev-sign-in button").await;
+            b.client
+                .goto(&format!("{base}/analytics?min_position={head}"))
+                .await
+                .expect("open the dashboard");
+            let totals = b.find("#totals").await;
+            assert_eq!(
+                totals.attr("data-net-satang").await.expect("attr"),
+                Some(net.clone())
+            );
+            // The charts are drawn (an image each) and the table has a row per district.
+            let charts = b
+                .client
+                .find_all(fantoccini::Locator::Css("svg.chart[role=img]"))
+                .await
+                .expect("charts");
+            assert_eq!(charts.len(), 4);
+            let rows = b
+                .client
+                .find_all(fantoccini::Locator::Css("#sales-table tbody tr"))
+                .await
+                .expect("rows");
+            assert_eq!(rows.len(), api.body["rows"].as_array().map_or(0, Vec::len));
+            b.keep("analytics").await;
+        })
+        .await;
     app.cleanup().await;
 }

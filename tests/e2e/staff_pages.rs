@@ -16,7 +16,8 @@ async fn count_events(app: &TestApp, event_type: &str) -> i64 {
         .expect("count events")
 }
 
-async fn applicant(app: &TestApp, name_th: &str) -> Uuid {
+/// A vendor that applied, and the log position of its application.
+async fn applicant(app: &TestApp, name_th: &str) -> (Uuid, i64) {
     let reply = app
         .post(
             "/v1/vendors",
@@ -30,10 +31,11 @@ async fn applicant(app: &TestApp, name_th: &str) -> Uuid {
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    reply.body["id"]
+    let id = reply.body["id"]
         .as_str()
         .and_then(|id| id.parse().ok())
-        .expect("vendor id")
+        .expect("vendor id");
+    (id, reply.position())
 }
 
 async fn vendor_status(app: &TestApp, id: Uuid) -> String {
@@ -49,10 +51,17 @@ async fn vendor_status(app: &TestApp, id: Uuid) -> String {
 #[tokio::test]
 async fn the_office_approves_rejects_suspends_and_takes_down_from_its_desk() {
     let app = TestApp::spawn().await;
-    let approved_one = applicant(&app, "กลุ่มทอผ้าไหมบ้านจารพัต").await;
-    let rejected_one = applicant(&app, "กลุ่มจักสานบ้านสำโรง").await;
+    let (approved_one, _) = applicant(&app, "กลุ่มทอผ้าไหมบ้านจารพัต").await;
+    let (rejected_one, head) = applicant(&app, "กลุ่มจักสานบ้านสำโรง").await;
     let office = WebVisitor::new(&app.base_url);
-    let desk = office.sign_in_as("admin", "office-1", None, "/admin").await;
+    let desk = office
+        .sign_in_as(
+            "admin",
+            "office-1",
+            None,
+            &format!("/admin?min_position={head}"),
+        )
+        .await;
     assert_eq!(desk.status, StatusCode::OK, "{}", desk.html);
     assert!(desk.html.contains("กลุ่มทอผ้าไหมบ้านจารพัต"), "{}", desk.html);
     // One form per vendor and verb.
@@ -177,7 +186,7 @@ async fn the_office_approves_rejects_suspends_and_takes_down_from_its_desk() {
 async fn the_desk_is_closed_to_every_other_role() {
     let app = TestApp::spawn().await;
     let vendor = app.approved_vendor("กลุ่มเครื่องเงินบ้านโชค").await;
-    let waiting = applicant(&app, "กลุ่มสมุนไพรบ้านตาเตียว").await;
+    let (waiting, _) = applicant(&app, "กลุ่มสมุนไพรบ้านตาเตียว").await;
     // Nobody signed in: sign in first, then back to the desk.
     let anonymous = WebVisitor::new(&app.base_url);
     let page = anonymous.get("/admin").await;
@@ -211,5 +220,164 @@ async fn the_desk_is_closed_to_every_other_role() {
         1,
         "only the setup's"
     );
+    app.cleanup().await;
+}
+
+/// Two paid orders of two districts' vendors, from one checkout. Returns the log head.
+pub async fn paid_sales(app: &TestApp) -> i64 {
+    let north = app.approved_vendor_in("กลุ่มทอผ้าไหมบ้านท่าสว่าง", "3201").await;
+    let south = app.approved_vendor_in("กลุ่มเครื่องเงินบ้านโชค", "3203").await;
+    let lines: Vec<Value> = [
+        (app.published_listing(north, 10).await, 2),
+        (app.published_listing(south, 10).await, 1),
+    ]
+    .iter()
+    .map(|(listing, quantity)| json!({"listing_id": listing, "quantity": quantity}))
+    .collect();
+    let checkout = app
+        .post(
+            "/v1/checkouts",
+            &app.shopper("buyer"),
+            json!({
+                "lines": lines,
+                "shipping_address": {
+                    "name": "สมหญิง ใจดี", "phone": "081-234-5678", "line1": "99 หมู่ 4",
+                    "province": "สุรินทร์", "postcode": "32000",
+                },
+            }),
+        )
+        .await;
+    assert_eq!(checkout.status, StatusCode::CREATED, "{checkout:?}");
+    let mut head = 0;
+    for order in checkout.body["orders"].as_array().expect("orders") {
+        let id = order["id"].as_str().expect("id");
+        let total = order["total_satang"].as_i64().expect("total");
+        let paid = app.pay(id, total, &format!("PP-{id}")).await;
+        assert_eq!(paid.status, StatusCode::OK, "{paid:?}");
+        head = head.max(paid.position());
+    }
+    head
+}
+
+pub fn analyst(app: &TestApp) -> String {
+    app.token(&otop_domain::Actor::new(
+        "analyst-1",
+        otop_domain::Role::Analyst,
+    ))
+}
+
+async fn api_csv(app: &TestApp, path: &str) -> String {
+    let response = app
+        .client
+        .get(format!("{}{path}", app.base_url))
+        .bearer_auth(analyst(app))
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.expect("CSV text")
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_the_apis_figures_to_the_satang_and_downloads_them() {
+    let app = TestApp::spawn().await;
+    let head = paid_sales(&app).await;
+    let api = app
+        .get(
+            &format!("/v1/analytics/sales?group_by=district&min_position={head}"),
+            Some(&analyst(&app)),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::OK, "{api:?}");
+    let rows = api.body["rows"].as_array().expect("rows").clone();
+    assert_eq!(rows.len(), 2, "two districts sold: {rows:?}");
+
+    let visitor = WebVisitor::new(&app.base_url);
+    visitor
+        .sign_in_as("analyst", "analyst-1", None, "/analytics")
+        .await;
+    let page = visitor
+        .get(&format!("/analytics?min_position={head}"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    // The totals, to the satang.
+    for (attribute, field) in [
+        ("data-net-satang", "net_satang"),
+        ("data-gross-satang", "gross_satang"),
+        ("data-refunds-satang", "refunds_satang"),
+        ("data-orders", "orders"),
+        ("data-units", "units"),
+    ] {
+        let shown = page.attribute_values(attribute);
+        assert_eq!(
+            shown.first().map(String::as_str),
+            Some(api.body["totals"][field].to_string().as_str()),
+            "{field}"
+        );
+    }
+    // The table, row for row in the API's order (its last `data-net-satang`s).
+    let table_start = page.html.find("id=\"sales-table\"").expect("the table");
+    let table = otop_e2e::web::Page {
+        status: page.status,
+        url: page.url.clone(),
+        html: page.html[table_start..].to_string(),
+    };
+    let nets: Vec<String> = rows.iter().map(|r| r["net_satang"].to_string()).collect();
+    assert_eq!(table.attribute_values("data-net-satang"), nets);
+    // Four charts, each an image with a title and a description.
+    for chart in ["by-district", "by-category", "by-month", "top-listings"] {
+        assert!(
+            page.html
+                .contains(&format!("<svg class=\"chart\" id=\"{chart}\" role=\"img\"")),
+            "{chart}"
+        );
+        assert!(page.html.contains(&format!("<title id=\"{chart}-title\">")));
+        assert!(page.html.contains(&format!("<desc id=\"{chart}-desc\">")));
+    }
+    assert!(page.html.contains("เมืองสุรินทร์"), "district names in Thai");
+    // The download is exactly the API's CSV for the same parameters.
+    let download = visitor
+        .get(&format!(
+            "/analytics/sales.csv?group_by=district&min_position={head}"
+        ))
+        .await;
+    assert_eq!(download.status, StatusCode::OK);
+    let from_api = api_csv(
+        &app,
+        &format!("/v1/analytics/sales?group_by=district&min_position={head}"),
+    )
+    .await;
+    assert_eq!(download.html, from_api);
+    assert!(from_api.lines().count() == 3, "{from_api}");
+    // A parameter the API refuses is the API's 422, as a page.
+    let bad = visitor.get("/analytics?group_by=planet").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.html.contains("group_by"), "{}", bad.html);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_is_closed_to_every_role_but_analysts_and_admins() {
+    let app = TestApp::spawn().await;
+    let vendor = app.approved_vendor("กลุ่มเครื่องเงินบ้านโชค").await;
+    let anonymous = WebVisitor::new(&app.base_url);
+    assert!(anonymous.get("/analytics").await.url.contains("/sign-in"));
+    let vendor_id = vendor.to_string();
+    for (role, vendor_id, status) in [
+        ("shopper", None, StatusCode::FORBIDDEN),
+        ("vendor", Some(vendor_id.as_str()), StatusCode::FORBIDDEN),
+        ("auditor", None, StatusCode::FORBIDDEN),
+        ("analyst", None, StatusCode::OK),
+        ("admin", None, StatusCode::OK),
+    ] {
+        let visitor = WebVisitor::new(&app.base_url);
+        let page = visitor
+            .sign_in_as(role, "someone", vendor_id, "/analytics")
+            .await;
+        assert_eq!(page.status, status, "{role}: {}", page.html);
+        let csv = visitor.get("/analytics/sales.csv").await;
+        assert_eq!(csv.status, status, "{role} CSV");
+    }
     app.cleanup().await;
 }

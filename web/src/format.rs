@@ -214,6 +214,24 @@ pub fn date(at: DateTime<Utc>, lang: Lang) -> String {
 
 /// The Bangkok date and time of `at`, to the minute: `1 ธ.ค. 2569 14:05 น.` in Thai,
 /// `1 Dec 2026, 14:05` in English.
+/// A month `YYYY-MM` (as analytics name it) the way readers expect: `มี.ค. 2569` in Thai
+/// (Buddhist era), `Mar 2026` in English; anything else as it came.
+pub fn month(year_month: &str, lang: Lang) -> String {
+    let Some((year, month)) = year_month.split_once('-') else {
+        return year_month.to_string();
+    };
+    let (Ok(year), Ok(month)) = (year.parse::<i32>(), month.parse::<usize>()) else {
+        return year_month.to_string();
+    };
+    if !(1..=12).contains(&month) {
+        return year_month.to_string();
+    }
+    match lang {
+        Lang::Th => format!("{} {}", MONTHS_TH[month - 1], year + BUDDHIST_ERA_OFFSET),
+        Lang::En => format!("{} {year}", MONTHS_EN[month - 1]),
+    }
+}
+
 pub fn date_time(at: DateTime<Utc>, lang: Lang) -> String {
     let local = at.with_timezone(&BANGKOK);
     let (hour, minute) = (local.hour(), local.minute());

@@ -4,6 +4,7 @@
 //! `otop_app` function as its JSON call, so the two faces cannot disagree.
 
 pub mod artwork;
+pub mod charts;
 pub mod error;
 pub mod format;
 pub mod i18n;
@@ -21,7 +22,7 @@ use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
-use pages::{admin, cart, home, listing, orders, search, seo, sign_in};
+use pages::{admin, analytics, cart, home, listing, orders, search, seo, sign_in};
 
 /// The session table (migrations/20261203000001_web_sessions.sql).
 const SESSION_TABLE: &str = "web_sessions";
@@ -63,6 +64,12 @@ pub fn router(state: AppState) -> Result<Router, String> {
         .route("/sign-in/oidc", get(sign_in::oidc_begin))
         .route(oidc::CALLBACK_PATH, get(sign_in::oidc_callback))
         .route("/sign-out", post(sign_in::sign_out))
+        .route("/analytics", get(analytics::dashboard))
+        .route("/analytics/sales.csv", get(analytics::sales_csv))
+        .route(
+            "/analytics/top-listings.csv",
+            get(analytics::top_listings_csv),
+        )
         .route("/admin", get(admin::desk))
         .route("/admin/vendors/{id}/{verb}", post(admin::decide_vendor))
         .route("/admin/take-down", post(admin::take_down))

@@ -18,7 +18,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::csv::{opt, wants_csv, CsvWriter};
+use super::csv::{csv_response, opt, wants_csv, CsvWriter};
 use crate::auth::{require_role, SignedIn};
 use crate::extract::{ApiQuery, IdPath};
 use crate::problem::{ApiError, Problem};
@@ -284,7 +284,7 @@ pub async fn order_history(
                     .unwrap_or_default(),
             ]);
         }
-        return Ok(csv.into_response(&format!("order-{id}-history.csv")));
+        return Ok(csv_response(csv, &format!("order-{id}-history.csv")));
     }
     Ok(Json(OrderHistory {
         order_id: id,

@@ -8,7 +8,7 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use otop_app::vendors::{VendorDecision, VendorListQuery, VendorView};
@@ -204,14 +204,25 @@ async fn vendors_with(
     Ok(otop_app::vendors::list_vendors(state, Some(admin), &query).await?)
 }
 
-pub async fn desk(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+#[derive(Debug, Deserialize)]
+pub struct DeskQuery {
+    /// Wait until the read model has applied the event at this log position (as the API's
+    /// lists do).
+    pub min_position: Option<i64>,
+}
+
+pub async fn desk(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(asked): Query<DeskQuery>,
+) -> Result<Response, PageError> {
     let admin = require_admin(&visitor, "/admin")?.clone();
     let lang = visitor.lang;
     let d = desk_texts(lang);
     // Shown once: the session forgets it as it is read.
     let notice: Option<Notice> = visitor.session.remove(NOTICE_KEY).await?;
     // The lists wait until the read model has what the last action wrote.
-    let seen = notice.as_ref().map(|n| n.position);
+    let seen = notice.as_ref().map(|n| n.position).max(asked.min_position);
     let applications = vendors_with(&state, &admin, Some("applied"), seen).await?;
     let everyone = vendors_with(&state, &admin, None, seen).await?;
     let notice = notice.map(|n| {

@@ -2,6 +2,7 @@
 //! input of an `otop_app` function (the same one the JSON API calls), and renders the answer.
 
 pub mod admin;
+pub mod analytics;
 pub mod cart;
 pub mod home;
 pub mod listing;
