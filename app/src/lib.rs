@@ -5,6 +5,7 @@
 //! the same parsing, the same role checks and the same commands.
 
 pub mod analytics;
+pub mod audit;
 pub mod auth;
 pub mod checkout;
 pub mod command;

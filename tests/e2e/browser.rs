@@ -292,3 +292,66 @@ async fn the_dashboards_figures_are_the_apis() {
         .await;
     app.cleanup().await;
 }
+
+/// An auditor opens an order from the audit desk in Chromium and reads its hashes, which
+/// are the API's.
+#[tokio::test]
+async fn the_auditor_reads_an_orders_hashes() {
+    if !browser::available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let (_, orders) = crate::staff_pages::paid_orders(&app).await;
+    let order = orders[0].clone();
+    let api = app
+        .get(
+            &format!("/v1/audit/orders/{order}/history"),
+            Some(&crate::staff_pages::auditor(&app)),
+        )
+        .await;
+    let hashes: Vec<String> = api.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["hash"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let base = app.base_url.clone();
+    let browser = Browser::start("auditor-hashes", false).await;
+    browser
+        .journey(async |b: &Browser| {
+            b.client
+                .goto(&format!("{base}/sign-in?next=/audit"))
+                .await
+                .expect("open sign-in");
+            b.find("#role option[value=auditor]")
+                .await
+                .click()
+                .await
+                .expect("choose auditor");
+            b.fill("#subject", "auditor-1").await;
+            b.click("#dev-sign-in button").await;
+            b.fill("#order_id", &order).await;
+            b.click("#find-order button").await;
+            b.find("#timeline").await;
+            let items = b
+                .client
+                .find_all(fantoccini::Locator::Css("#timeline > li"))
+                .await
+                .expect("events");
+            let mut shown = Vec::new();
+            for item in items {
+                shown.push(
+                    item.attr("data-hash")
+                        .await
+                        .expect("attr")
+                        .unwrap_or_default(),
+                );
+            }
+            assert_eq!(shown, hashes);
+            let first_hash = b.text("#timeline > li code.hash").await;
+            assert_eq!(first_hash, hashes[0]);
+            b.keep("audit").await;
+        })
+        .await;
+    app.cleanup().await;
+}

@@ -225,6 +225,12 @@ async fn the_desk_is_closed_to_every_other_role() {
 
 /// Two paid orders of two districts' vendors, from one checkout. Returns the log head.
 pub async fn paid_sales(app: &TestApp) -> i64 {
+    paid_orders(app).await.0
+}
+
+/// Two paid orders of two districts' vendors, from one checkout: the log head, and the
+/// orders' ids.
+pub async fn paid_orders(app: &TestApp) -> (i64, Vec<String>) {
     let north = app.approved_vendor_in("กลุ่มทอผ้าไหมบ้านท่าสว่าง", "3201").await;
     let south = app.approved_vendor_in("กลุ่มเครื่องเงินบ้านโชค", "3203").await;
     let lines: Vec<Value> = [
@@ -249,14 +255,16 @@ pub async fn paid_sales(app: &TestApp) -> i64 {
         .await;
     assert_eq!(checkout.status, StatusCode::CREATED, "{checkout:?}");
     let mut head = 0;
+    let mut ids = Vec::new();
     for order in checkout.body["orders"].as_array().expect("orders") {
         let id = order["id"].as_str().expect("id");
         let total = order["total_satang"].as_i64().expect("total");
         let paid = app.pay(id, total, &format!("PP-{id}")).await;
         assert_eq!(paid.status, StatusCode::OK, "{paid:?}");
         head = head.max(paid.position());
+        ids.push(id.to_string());
     }
-    head
+    (head, ids)
 }
 
 pub fn analyst(app: &TestApp) -> String {
@@ -267,10 +275,14 @@ pub fn analyst(app: &TestApp) -> String {
 }
 
 async fn api_csv(app: &TestApp, path: &str) -> String {
+    api_csv_as(app, path, &analyst(app)).await
+}
+
+async fn api_csv_as(app: &TestApp, path: &str, token: &str) -> String {
     let response = app
         .client
         .get(format!("{}{path}", app.base_url))
-        .bearer_auth(analyst(app))
+        .bearer_auth(token)
         .header("accept", "text/csv")
         .send()
         .await
@@ -377,6 +389,135 @@ async fn the_dashboard_is_closed_to_every_role_but_analysts_and_admins() {
             .await;
         assert_eq!(page.status, status, "{role}: {}", page.html);
         let csv = visitor.get("/analytics/sales.csv").await;
+        assert_eq!(csv.status, status, "{role} CSV");
+    }
+    app.cleanup().await;
+}
+
+pub fn auditor(app: &TestApp) -> String {
+    app.token(&otop_domain::Actor::new(
+        "auditor-1",
+        otop_domain::Role::Auditor,
+    ))
+}
+
+#[tokio::test]
+async fn the_auditor_reads_an_orders_timeline_its_hashes_and_the_state_of_the_log() {
+    let app = TestApp::spawn().await;
+    let (_, orders) = paid_orders(&app).await;
+    let order = &orders[0];
+    let sealed = app.seal_now().await;
+    let api = app
+        .get(
+            &format!("/v1/audit/orders/{order}/history"),
+            Some(&auditor(&app)),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::OK, "{api:?}");
+    let events = api.body["events"].as_array().expect("events").clone();
+
+    let visitor = WebVisitor::new(&app.base_url);
+    let desk = visitor
+        .sign_in_as("auditor", "auditor-1", None, "/audit")
+        .await;
+    assert_eq!(desk.status, StatusCode::OK, "{}", desk.html);
+    // The last seal and its key.
+    if let Some(seal) = &sealed {
+        assert_eq!(
+            desk.attribute_values("data-key-id"),
+            std::slice::from_ref(&seal.key_id)
+        );
+        assert_eq!(
+            desk.attribute_values("data-position"),
+            [seal.position.to_string()]
+        );
+    }
+    // The log checked on request, against its chains and seals.
+    let verified = visitor.get("/audit?verify=1").await;
+    assert_eq!(verified.attribute_values("data-intact"), ["true"]);
+    // Finding an order by id opens its timeline.
+    let page = visitor.get(&format!("/audit?order_id={order}")).await;
+    assert!(
+        page.url.ends_with(&format!("/audit/orders/{order}")),
+        "{}",
+        page.url
+    );
+    // Every event of the API's history, in its order, with its hashes; the stock events
+    // it caused among them.
+    let hashes: Vec<String> = events
+        .iter()
+        .map(|e| e["hash"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(page.attribute_values("data-hash"), hashes);
+    let previous: Vec<String> = events
+        .iter()
+        .map(|e| e["prev_hash"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(page.attribute_values("data-prev-hash"), previous);
+    assert!(
+        events.iter().any(|e| e["aggregate_type"] == "Listing"),
+        "the history holds stock events"
+    );
+    assert!(page.html.contains("class=\"stock\""));
+    for event in &events {
+        for field in ["request_id", "correlation_id"] {
+            if let Some(value) = event[field].as_str() {
+                assert!(page.html.contains(value), "{field} {value}");
+            }
+        }
+    }
+    // The order as it stood: now it is paid; before it was placed there was none.
+    let now = visitor
+        .get(&format!("/audit/orders/{order}?at=2100-01-01T00:00"))
+        .await;
+    assert_eq!(now.attribute_values("data-status"), ["paid"]);
+    let before = visitor
+        .get(&format!("/audit/orders/{order}?at=2000-01-01T00:00"))
+        .await;
+    assert_eq!(before.status, StatusCode::NOT_FOUND);
+    let bad = visitor
+        .get(&format!("/audit/orders/{order}?at=yesterday"))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The history as CSV is the API's.
+    let download = visitor
+        .get(&format!("/audit/orders/{order}/history.csv"))
+        .await;
+    assert_eq!(download.status, StatusCode::OK);
+    let from_api = api_csv_as(
+        &app,
+        &format!("/v1/audit/orders/{order}/history"),
+        &auditor(&app),
+    )
+    .await;
+    assert_eq!(download.html, from_api);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_audit_pages_are_closed_to_every_role_but_auditors_and_admins() {
+    let app = TestApp::spawn().await;
+    let (_, orders) = paid_orders(&app).await;
+    let order = &orders[0];
+    let vendor = app.approved_vendor("กลุ่มจักสานบ้านสำโรง").await;
+    let vendor_id = vendor.to_string();
+    for (role, vendor_id, status) in [
+        ("shopper", None, StatusCode::FORBIDDEN),
+        ("vendor", Some(vendor_id.as_str()), StatusCode::FORBIDDEN),
+        ("analyst", None, StatusCode::FORBIDDEN),
+        ("auditor", None, StatusCode::OK),
+        ("admin", None, StatusCode::OK),
+    ] {
+        let visitor = WebVisitor::new(&app.base_url);
+        let desk = visitor
+            .sign_in_as(role, "someone", vendor_id, "/audit")
+            .await;
+        assert_eq!(desk.status, status, "{role}: {}", desk.html);
+        let timeline = visitor.get(&format!("/audit/orders/{order}")).await;
+        assert_eq!(timeline.status, status, "{role} timeline");
+        let csv = visitor
+            .get(&format!("/audit/orders/{order}/history.csv"))
+            .await;
         assert_eq!(csv.status, status, "{role} CSV");
     }
     app.cleanup().await;

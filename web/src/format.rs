@@ -7,7 +7,7 @@
 use chrono::{DateTime, Datelike, FixedOffset, Timelike, Utc};
 
 /// Asia/Bangkok: UTC+7, with no daylight saving time.
-const BANGKOK: FixedOffset = match FixedOffset::east_opt(7 * 3600) {
+pub(crate) const BANGKOK: FixedOffset = match FixedOffset::east_opt(7 * 3600) {
     Some(offset) => offset,
     None => panic!("UTC+7 is a valid offset"),
 };

@@ -68,9 +68,7 @@ pub async fn latest_seal(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
 ) -> Result<Json<SealReply>, ApiError> {
-    require_role(&actor, AUDIT_ROLES, "the log's seals")?;
-    sealing(&state)?;
-    seal::latest_seal(&state.pool)
+    otop_app::audit::latest_seal(&state, &actor)
         .await?
         .map(|seal| Json(seal.into()))
         .ok_or_else(|| ApiError::NotFound("the log has not been sealed yet".into()))
