@@ -12,13 +12,13 @@ use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use otop_domain::{Role, VendorStatus};
+use otop_domain::Role;
 
 use crate::auth::bearer_token;
 use crate::problem::ApiError;
 use otop_app::state::AppState;
 
-use otop_app::vendor_standing::status_of;
+use otop_app::vendor_standing::{barred, status_of, Intent};
 pub use otop_app::vendor_standing::{forget, STATUS_TTL};
 
 /// The commands a suspended vendor may still send: the fulfilment of paid orders.
@@ -50,23 +50,15 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
             Ok(status) => status,
             Err(error) => return ApiError::from(error).into_response(),
         };
-        let reading = matches!(parts.method, Method::GET | Method::HEAD);
-        match status {
-            Some(VendorStatus::Closed) => {
-                return ApiError::Forbidden(format!(
-                    "vendor {vendor_id} is closed: its tokens are no longer accepted"
-                ))
-                .into_response()
-            }
-            Some(VendorStatus::Suspended)
-                if !reading && !is_fulfilment(&parts.method, parts.uri.path()) =>
-            {
-                return ApiError::Forbidden(format!(
-                    "vendor {vendor_id} is suspended: it may read and fulfil paid orders, nothing else"
-                ))
-                .into_response()
-            }
-            _ => {}
+        let intent = if matches!(parts.method, Method::GET | Method::HEAD) {
+            Intent::Read
+        } else if is_fulfilment(&parts.method, parts.uri.path()) {
+            Intent::Fulfil
+        } else {
+            Intent::Change
+        };
+        if let Some(why) = barred(vendor_id, status, intent) {
+            return ApiError::Forbidden(why).into_response();
         }
     }
     next.run(Request::from_parts(parts, body)).await

@@ -1,15 +1,20 @@
 //! Listings as the catalog shows them: one listing for `GET /v1/listings/{id}` and the
 //! product page, with who may see it.
 
-use otop_domain::listing::ListingState;
-use otop_domain::values::Stars;
-use otop_domain::{Actor, Listing, ListingStatus};
+use std::collections::HashMap;
+
+use otop_domain::listing::{ListingState, StockChange};
+use otop_domain::values::{Satang, Stars};
+use otop_domain::{Actor, Listing, ListingCommand, ListingStatus, Role, VendorStanding};
 use otop_projections::ProjectionKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::auth::require_role;
+use crate::command::{execute, CommandReply};
 use crate::error::AppError;
+use crate::paging::{KeysetAfter, Page, Paging};
 use crate::read_your_writes::wait_for;
 use crate::state::AppState;
 
@@ -156,4 +161,176 @@ pub async fn take_down(
         reason: parse_text("reason", reason, REASON_MAX_CHARS)?,
     };
     crate::command::execute(&state.listings, listing_id, command, metadata).await
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct ListingListQuery {
+    /// Only this vendor's listings. Its owner (and admins) see every status.
+    pub vendor: Option<Uuid>,
+    /// draft, published, unpublished, archived or taken_down (owner and admins only).
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+    pub min_position: Option<i64>,
+    /// Page by key past any depth: the `next_after` of the page before (with no `page`).
+    pub after: Option<String>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct CountedCatalogRow {
+    #[sqlx(flatten)]
+    row: CatalogRow,
+    listing_id: Uuid,
+    total: i64,
+}
+
+/// Listings, newest first: published ones of approved vendors for everyone; a vendor's own
+/// listings in every status for the vendor itself and admins.
+pub async fn list_listings(
+    state: &AppState,
+    viewer: Option<&Actor>,
+    query: &ListingListQuery,
+) -> Result<Page<CatalogListingView>, AppError> {
+    let paging = Paging::parse(query.page, query.per_page)?;
+    let after = KeysetAfter::parse(query.after.as_deref(), query.page)?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(ListingStatus::parse(text).ok_or_else(|| {
+            AppError::invalid(
+                "status",
+                "must be one of draft, published, unpublished, archived, taken_down",
+            )
+        })?),
+    };
+    let sees_every_status = viewer.is_some_and(|actor| {
+        actor.is_admin()
+            || query
+                .vendor
+                .is_some_and(|vendor| actor.speaks_for_vendor(vendor))
+    });
+    if !sees_every_status && status.is_some_and(|s| s != ListingStatus::Published) {
+        return Err(AppError::Forbidden(
+            "only the vendor itself and admins can list listings that are not published".into(),
+        ));
+    }
+    wait_for(state, ProjectionKind::Catalog, query.min_position).await?;
+    let filter = "FROM listing_catalog
+              WHERE ($1::uuid IS NULL OR vendor_id = $1)
+                AND ($2::text IS NULL OR status = $2)
+                AND ($3 OR (status = 'published' AND vendor_status = 'approved'))";
+    // The window counts the whole filter; the keyset cursor applies after it.
+    let rows: Vec<CountedCatalogRow> = sqlx::query_as(&format!(
+        "SELECT * FROM (
+             {CATALOG_SELECT}, listing_id, count(*) OVER () AS total {filter}
+         ) counted
+          WHERE ($6::timestamptz IS NULL OR (created_at, listing_id) < ($6, $7))
+          ORDER BY created_at DESC, listing_id DESC
+          LIMIT $4 OFFSET $5"
+    ))
+    .bind(query.vendor)
+    .bind(status.map(ListingStatus::as_str))
+    .bind(sees_every_status)
+    .bind(paging.per_page + 1)
+    .bind(if after.is_some() { 0 } else { paging.offset() })
+    .bind(after.map(|(at, _)| at))
+    .bind(after.map(|(_, id)| id))
+    .fetch_all(&state.pool)
+    .await?;
+    let mut rows = rows;
+    let more = rows.len() as i64 > paging.per_page;
+    rows.truncate(paging.per_page as usize);
+    let next_after = if more {
+        rows.last()
+            .map(|counted| KeysetAfter::format(counted.row.created_at, counted.listing_id))
+    } else {
+        None
+    };
+    let total = match rows.first() {
+        Some(counted) => counted.total,
+        // A page past the last one has no row to carry the count.
+        None if paging.page > 1 || after.is_some() => {
+            sqlx::query_scalar(&format!("SELECT count(*) {filter}"))
+                .bind(query.vendor)
+                .bind(status.map(ListingStatus::as_str))
+                .bind(sees_every_status)
+                .fetch_one(&state.pool)
+                .await?
+        }
+        None => 0,
+    };
+    let items = rows
+        .iter()
+        .filter_map(|counted| catalog_view(&counted.row).map(|(view, _)| view))
+        .collect();
+    let mut page = Page::new(items, paging, total);
+    page.next_after = next_after;
+    Ok(page)
+}
+
+/// The standing of the vendor the actor speaks for; refuses actors that are not vendors.
+pub async fn own_vendor_standing(
+    state: &AppState,
+    actor: &Actor,
+    what: &str,
+) -> Result<VendorStanding, AppError> {
+    require_role(actor, &[Role::Vendor], what)?;
+    let vendor_id = actor
+        .vendor_id
+        .ok_or_else(|| AppError::Forbidden("the token names no vendor".into()))?;
+    let loaded = state.vendors.load(&vendor_id.to_string()).await?;
+    loaded
+        .aggregate
+        .state()
+        .map(VendorStanding::of)
+        .ok_or_else(|| AppError::Forbidden(format!("vendor {vendor_id} has not applied")))
+}
+
+/// A change an owner makes to a listing after creating it.
+#[derive(Debug, Clone)]
+pub enum ListingChange {
+    /// A new price; orders already placed keep theirs.
+    Price(Satang),
+    /// Set or adjust the available stock; with `expected`, only if the stock is still that
+    /// (compare-and-set: two members of a group never overwrite each other).
+    Stock {
+        change: StockChange,
+        expected: Option<u32>,
+    },
+    /// Only an approved vendor's listings can be published.
+    Publish,
+    Unpublish,
+    /// For good.
+    Archive,
+}
+
+/// Runs an owner's change on a listing (the Listing aggregate decides who may and when).
+pub async fn change(
+    state: &AppState,
+    actor: &Actor,
+    metadata: &HashMap<String, String>,
+    listing_id: Uuid,
+    change: ListingChange,
+) -> Result<CommandReply, AppError> {
+    let actor_owned = actor.clone();
+    let command = match change {
+        ListingChange::Price(price) => ListingCommand::ChangePrice {
+            actor: actor_owned,
+            price,
+        },
+        ListingChange::Stock { change, expected } => ListingCommand::ChangeStock {
+            actor: actor_owned,
+            change,
+            expected,
+        },
+        ListingChange::Publish => {
+            let vendor = own_vendor_standing(state, actor, "publishing a listing").await?;
+            ListingCommand::Publish {
+                actor: actor_owned,
+                vendor,
+            }
+        }
+        ListingChange::Unpublish => ListingCommand::Unpublish { actor: actor_owned },
+        ListingChange::Archive => ListingCommand::Archive { actor: actor_owned },
+    };
+    execute(&state.listings, listing_id, command, metadata).await
 }

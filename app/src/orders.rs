@@ -189,3 +189,57 @@ pub async fn cancel_order(
     };
     execute(&state.orders, id, command, metadata).await
 }
+
+/// The longest carrier name and tracking number accepted.
+pub const SHIPPING_TEXT_MAX_CHARS: usize = 100;
+
+/// A step of a paid order's way to the shopper, taken by its vendor.
+#[derive(Debug, Clone)]
+pub enum FulfilmentStep {
+    Accept,
+    Pack,
+    /// Handed to `carrier` under `tracking_number` (each 1 to 100 characters).
+    Ship {
+        carrier: String,
+        tracking_number: String,
+    },
+}
+
+/// Takes one fulfilment step on an order (the Order aggregate decides who may and when).
+pub async fn fulfil(
+    state: &AppState,
+    actor: &Actor,
+    metadata: &HashMap<String, String>,
+    id: Uuid,
+    step: FulfilmentStep,
+) -> Result<CommandReply, AppError> {
+    let actor = actor.clone();
+    let command = match step {
+        FulfilmentStep::Accept => OrderCommand::Accept { actor },
+        FulfilmentStep::Pack => OrderCommand::Pack { actor },
+        FulfilmentStep::Ship {
+            carrier,
+            tracking_number,
+        } => {
+            let mut v = otop_domain::Validator::new();
+            let carrier = v.check(parse_text("carrier", &carrier, SHIPPING_TEXT_MAX_CHARS));
+            let tracking_number = v.check(parse_text(
+                "tracking_number",
+                &tracking_number,
+                SHIPPING_TEXT_MAX_CHARS,
+            ));
+            v.finish()?;
+            let (Some(carrier), Some(tracking_number)) = (carrier, tracking_number) else {
+                return Err(AppError::Internal(
+                    "validator passed with a missing field".into(),
+                ));
+            };
+            OrderCommand::Ship {
+                actor,
+                carrier,
+                tracking_number,
+            }
+        }
+    };
+    execute(&state.orders, id, command, metadata).await
+}

@@ -42,3 +42,45 @@ pub async fn status_of(
     STATUSES.insert(vendor_id, status).await;
     Ok(status)
 }
+
+/// What a vendor's request means to do, for [`barred`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Read,
+    /// Accept, pack, ship or deliver a paid order.
+    Fulfil,
+    /// Any other change.
+    Change,
+}
+
+/// Why a vendor in `status` may not do `intent` (API.md, Vendors), or `None`: a closed
+/// vendor may do nothing; a suspended one may read and fulfil paid orders, nothing else.
+pub fn barred(vendor_id: Uuid, status: Option<VendorStatus>, intent: Intent) -> Option<String> {
+    match (status, intent) {
+        (Some(VendorStatus::Closed), _) => Some(format!(
+            "vendor {vendor_id} is closed: its tokens are no longer accepted"
+        )),
+        (Some(VendorStatus::Suspended), Intent::Change) => Some(format!(
+            "vendor {vendor_id} is suspended: it may read and fulfil paid orders, nothing else"
+        )),
+        _ => None,
+    }
+}
+
+/// For a vendor actor, refuses what its vendor's status bars (403); anyone else passes.
+pub async fn check(
+    state: &AppState,
+    actor: &otop_domain::Actor,
+    intent: Intent,
+) -> Result<(), AppError> {
+    let Some(vendor_id) = actor
+        .vendor_id
+        .filter(|_| actor.role == otop_domain::Role::Vendor)
+    else {
+        return Ok(());
+    };
+    match barred(vendor_id, status_of(state, vendor_id).await?, intent) {
+        Some(why) => Err(AppError::Forbidden(why)),
+        None => Ok(()),
+    }
+}

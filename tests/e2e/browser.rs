@@ -355,3 +355,69 @@ async fn the_auditor_reads_an_orders_hashes() {
         .await;
     app.cleanup().await;
 }
+
+/// A producer group's member changes a price and ships an order from the console in
+/// Chromium, on a phone-sized window with JavaScript off.
+#[tokio::test]
+async fn a_vendor_changes_a_price_and_ships_an_order_from_the_console() {
+    if !browser::available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let (vendor, listing, order, head) = crate::staff_pages::vendor_with_a_paid_order(&app).await;
+    let base = app.base_url.clone();
+    let vendor_id = vendor.to_string();
+    let browser = Browser::start("vendor-console", false).await;
+    browser
+        .journey(async |b: &Browser| {
+            b.client
+                .goto(&format!("{base}/sign-in?next=/vendor"))
+                .await
+                .expect("open sign-in");
+            b.find("#role option[value=vendor]")
+                .await
+                .click()
+                .await
+                .expect("choose vendor");
+            b.fill("#subject", "member-1").await;
+            b.fill("#vendor_id", &vendor_id).await;
+            b.click("#dev-sign-in button").await;
+            b.client
+                .goto(&format!("{base}/vendor?min_position={head}"))
+                .await
+                .expect("open the console");
+            b.keep("vendor").await;
+            let price_form = format!("form[action='/vendor/listings/{listing}/price']");
+            b.fill(&format!("{price_form} input[name=price_baht]"), "990")
+                .await;
+            b.click(&format!("{price_form} button")).await;
+            b.find("#notice").await;
+            for verb in ["accept", "pack"] {
+                b.click(&format!(
+                    "form[action='/vendor/orders/{order}/{verb}'] button"
+                ))
+                .await;
+                b.find("#notice").await;
+            }
+            let ship = format!("form[action='/vendor/orders/{order}/ship']");
+            b.fill(&format!("{ship} input[name=carrier]"), "Kerry")
+                .await;
+            b.fill(&format!("{ship} input[name=tracking_number]"), "KER0001")
+                .await;
+            b.click(&format!("{ship} button")).await;
+            let row = b.find(&format!("li[data-order-id='{order}']")).await;
+            assert_eq!(
+                row.attr("data-status").await.expect("attr").as_deref(),
+                Some("shipped")
+            );
+        })
+        .await;
+    let state = app
+        .get(
+            &format!("/v1/listings/{listing}"),
+            Some(&app.vendor(vendor)),
+        )
+        .await;
+    assert_eq!(state.body["price_satang"], 99_000, "{:?}", state.body);
+    app.cleanup().await;
+}

@@ -522,3 +522,235 @@ async fn the_audit_pages_are_closed_to_every_role_but_auditors_and_admins() {
     }
     app.cleanup().await;
 }
+
+/// A vendor with a published listing (5 in stock at ฿3,500) and a paid order of 1 unit.
+/// Returns the vendor, the listing, the order and the log head.
+pub async fn vendor_with_a_paid_order(app: &TestApp) -> (Uuid, Uuid, String, i64) {
+    let vendor = app.approved_vendor("กลุ่มทอผ้าไหมบ้านท่าสว่าง").await;
+    let listing = app.published_listing(vendor, 5).await;
+    let checkout = app
+        .post(
+            "/v1/checkouts",
+            &app.shopper("buyer"),
+            json!({
+                "lines": [{"listing_id": listing, "quantity": 1}],
+                "shipping_address": {
+                    "name": "สมหญิง ใจดี", "phone": "081-234-5678", "line1": "99 หมู่ 4",
+                    "province": "สุรินทร์", "postcode": "32000",
+                },
+            }),
+        )
+        .await;
+    assert_eq!(checkout.status, StatusCode::CREATED, "{checkout:?}");
+    let order = checkout.body["orders"][0]["id"]
+        .as_str()
+        .expect("order")
+        .to_string();
+    let total = checkout.body["orders"][0]["total_satang"]
+        .as_i64()
+        .expect("total");
+    let paid = app.pay(&order, total, "PP-CONSOLE").await;
+    assert_eq!(paid.status, StatusCode::OK, "{paid:?}");
+    (vendor, listing, order, paid.position())
+}
+
+async fn listing_state(app: &TestApp, listing: Uuid, vendor: Uuid) -> Value {
+    app.get(
+        &format!("/v1/listings/{listing}"),
+        Some(&app.vendor(vendor)),
+    )
+    .await
+    .body
+}
+
+#[tokio::test]
+async fn a_vendor_changes_price_and_stock_and_ships_an_order_from_its_console() {
+    let app = TestApp::spawn().await;
+    let (vendor, listing, order, head) = vendor_with_a_paid_order(&app).await;
+    let member = WebVisitor::new(&app.base_url);
+    let vendor_id = vendor.to_string();
+    member
+        .sign_in_as("vendor", "member-1", Some(&vendor_id), "/vendor")
+        .await;
+    let console = member.get(&format!("/vendor?min_position={head}")).await;
+    assert_eq!(console.status, StatusCode::OK, "{}", console.html);
+    assert!(console
+        .html
+        .contains(&format!("data-listing-id=\"{listing}\"")));
+    assert!(console.html.contains(&format!("data-order-id=\"{order}\"")));
+    assert!(console.html.contains("฿3,500"), "prices in baht");
+    let csrf = console.hidden("csrf").expect("token");
+
+    // The price, typed in baht the Thai way.
+    let priced = member
+        .post_form(
+            &format!("/vendor/listings/{listing}/price"),
+            &[("csrf", &csrf), ("price_baht", "1,250")],
+        )
+        .await;
+    assert_eq!(priced.status, StatusCode::OK, "{}", priced.html);
+    assert_eq!(
+        listing_state(&app, listing, vendor).await["price_satang"],
+        125_000
+    );
+    let bad_price = member
+        .post_form(
+            &format!("/vendor/listings/{listing}/price"),
+            &[("csrf", &csrf), ("price_baht", "ฟรี")],
+        )
+        .await;
+    assert_eq!(bad_price.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Stock as compare-and-set: the form drawn at 4 sets 8; a second form drawn at 4 (a
+    // fellow member's, now stale) is refused and changes nothing.
+    let state = listing_state(&app, listing, vendor).await;
+    let drawn_at = state["available_stock"].to_string();
+    assert_eq!(drawn_at, "4", "5 less the paid order's unit: {state}");
+    let stocked = member
+        .post_form(
+            &format!("/vendor/listings/{listing}/stock"),
+            &[("csrf", &csrf), ("set", "8"), ("expected", &drawn_at)],
+        )
+        .await;
+    assert_eq!(stocked.status, StatusCode::OK, "{}", stocked.html);
+    let stale = member
+        .post_form(
+            &format!("/vendor/listings/{listing}/stock"),
+            &[("csrf", &csrf), ("set", "2"), ("expected", &drawn_at)],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.html);
+    assert_eq!(
+        listing_state(&app, listing, vendor).await["available_stock"],
+        8
+    );
+
+    // Unpublish and publish again.
+    for (verb, status) in [("unpublish", "unpublished"), ("publish", "published")] {
+        let page = member
+            .post_form(
+                &format!("/vendor/listings/{listing}/{verb}"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{verb}: {}", page.html);
+        assert_eq!(listing_state(&app, listing, vendor).await["status"], status);
+    }
+
+    // The order: accept, pack, ship with carrier and tracking number.
+    for verb in ["accept", "pack"] {
+        let page = member
+            .post_form(
+                &format!("/vendor/orders/{order}/{verb}"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{verb}: {}", page.html);
+    }
+    let untracked = member
+        .post_form(
+            &format!("/vendor/orders/{order}/ship"),
+            &[
+                ("csrf", &csrf),
+                ("carrier", "ไปรษณีย์ไทย"),
+                ("tracking_number", ""),
+            ],
+        )
+        .await;
+    assert_eq!(untracked.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let shipped = member
+        .post_form(
+            &format!("/vendor/orders/{order}/ship"),
+            &[
+                ("csrf", &csrf),
+                ("carrier", "ไปรษณีย์ไทย"),
+                ("tracking_number", "EF123456789TH"),
+            ],
+        )
+        .await;
+    assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.html);
+    assert!(shipped.html.contains("id=\"notice\""));
+    let order_now = app
+        .get(&format!("/v1/orders/{order}"), Some(&app.vendor(vendor)))
+        .await
+        .body;
+    assert_eq!(order_now["status"], "shipped", "{order_now}");
+    assert_eq!(order_now["tracking_number"], "EF123456789TH");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_console_is_for_its_vendor_and_a_suspended_vendor_only_reads_and_fulfils() {
+    let app = TestApp::spawn().await;
+    let (vendor, listing, order, _) = vendor_with_a_paid_order(&app).await;
+    let other = app.approved_vendor("กลุ่มจักสานบ้านสำโรง").await;
+    // Every other role is refused.
+    for role in ["shopper", "admin", "auditor", "analyst"] {
+        let visitor = WebVisitor::new(&app.base_url);
+        let page = visitor.sign_in_as(role, "someone", None, "/vendor").await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{role}");
+    }
+    // Another group's member cannot touch this group's listing or order.
+    let stranger = WebVisitor::new(&app.base_url);
+    let other_id = other.to_string();
+    let page = stranger
+        .sign_in_as("vendor", "member-2", Some(&other_id), "/vendor")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = page.hidden("csrf").expect("token");
+    let price = stranger
+        .post_form(
+            &format!("/vendor/listings/{listing}/price"),
+            &[("csrf", &csrf), ("price_baht", "1")],
+        )
+        .await;
+    assert_eq!(price.status, StatusCode::FORBIDDEN, "{}", price.html);
+    let accept = stranger
+        .post_form(
+            &format!("/vendor/orders/{order}/accept"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert!(
+        accept.status == StatusCode::FORBIDDEN || accept.status == StatusCode::NOT_FOUND,
+        "{}",
+        accept.status
+    );
+    assert_eq!(
+        listing_state(&app, listing, vendor).await["price_satang"],
+        350_000
+    );
+
+    // A suspended vendor's console reads and fulfils, but changes nothing else.
+    let member = WebVisitor::new(&app.base_url);
+    let vendor_id = vendor.to_string();
+    let page = member
+        .sign_in_as("vendor", "member-1", Some(&vendor_id), "/vendor")
+        .await;
+    let csrf = page.hidden("csrf").expect("token");
+    let suspended = app
+        .post(
+            &format!("/v1/vendors/{vendor}/suspend"),
+            &app.admin(),
+            json!({"reason": "ตรวจสอบ"}),
+        )
+        .await;
+    assert_eq!(suspended.status, StatusCode::OK, "{suspended:?}");
+    // (The server forgot what it remembered of the vendor's status as it suspended it.)
+    assert_eq!(member.get("/vendor").await.status, StatusCode::OK);
+    let frozen = member
+        .post_form(
+            &format!("/vendor/listings/{listing}/price"),
+            &[("csrf", &csrf), ("price_baht", "1")],
+        )
+        .await;
+    assert_eq!(frozen.status, StatusCode::FORBIDDEN, "{}", frozen.html);
+    let accepted = member
+        .post_form(
+            &format!("/vendor/orders/{order}/accept"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.html);
+    app.cleanup().await;
+}

@@ -22,7 +22,7 @@ use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
-use pages::{admin, analytics, audit, cart, home, listing, orders, search, seo, sign_in};
+use pages::{admin, analytics, audit, cart, home, listing, orders, search, seo, sign_in, vendor};
 
 /// The session table (migrations/20261203000001_web_sessions.sql).
 const SESSION_TABLE: &str = "web_sessions";
@@ -70,6 +70,9 @@ pub fn router(state: AppState) -> Result<Router, String> {
             "/analytics/top-listings.csv",
             get(analytics::top_listings_csv),
         )
+        .route("/vendor", get(vendor::console))
+        .route("/vendor/listings/{id}/{verb}", post(vendor::change_listing))
+        .route("/vendor/orders/{id}/{verb}", post(vendor::fulfil_order))
         .route("/audit", get(audit::desk))
         .route("/audit/orders/{id}", get(audit::order_page))
         .route("/audit/orders/{id}/history.csv", get(audit::history_csv))

@@ -8,21 +8,20 @@ use otop_domain::values::{
     parse_image_urls, parse_optional_text, parse_stock, parse_tags, parse_text, parse_weight_grams,
     CategoryCode, Satang, Stars, SubtypeCode, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
 };
-use otop_domain::{Actor, ListingCommand, ListingStatus, Role, Validator, VendorStanding};
-use otop_projections::ProjectionKind;
+use otop_domain::{ListingCommand, Validator};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{CommandReply, ReasonRequest};
-use crate::auth::{require_role, MaybeSignedIn};
+use crate::auth::MaybeSignedIn;
 use crate::extract::{ApiJson, ApiQuery, CommandContext, IdPath};
 use crate::problem::{ApiError, Problem};
 pub use otop_app::listings::{
     catalog_view, CatalogListingView, CatalogRow, ListingView, CATALOG_SELECT,
 };
-use otop_app::paging::{KeysetAfter, Page, Paging};
-use otop_app::read_your_writes::wait_for;
+use otop_app::listings::{ListingChange, ListingListQuery};
+use otop_app::paging::Page;
 use otop_app::state::AppState;
 
 /// Namespace of listing ids derived from an `Idempotency-Key`.
@@ -234,22 +233,16 @@ impl StockRequest {
     }
 }
 
-/// The standing of the vendor the actor speaks for; refuses actors that are not vendors.
-async fn own_vendor_standing(
+async fn change(
     state: &AppState,
-    actor: &Actor,
-    what: &str,
-) -> Result<VendorStanding, ApiError> {
-    require_role(actor, &[Role::Vendor], what)?;
-    let vendor_id = actor
-        .vendor_id
-        .ok_or_else(|| ApiError::Forbidden("the token names no vendor".into()))?;
-    let loaded = state.vendors.load(&vendor_id.to_string()).await?;
-    loaded
-        .aggregate
-        .state()
-        .map(VendorStanding::of)
-        .ok_or_else(|| ApiError::Forbidden(format!("vendor {vendor_id} has not applied")))
+    listing_id: Uuid,
+    ctx: &CommandContext,
+    change: ListingChange,
+) -> Result<Json<CommandReply>, ApiError> {
+    otop_app::listings::change(state, &ctx.actor, &ctx.metadata_map(), listing_id, change)
+        .await
+        .map(Json)
+        .map_err(ApiError::from)
 }
 
 async fn run(
@@ -274,7 +267,8 @@ pub async fn create_listing(
     ctx: CommandContext,
     ApiJson(body): ApiJson<CreateListingRequest>,
 ) -> Result<(StatusCode, Json<CommandReply>), ApiError> {
-    let vendor = own_vendor_standing(&state, &ctx.actor, "creating a listing").await?;
+    let vendor =
+        otop_app::listings::own_vendor_standing(&state, &ctx.actor, "creating a listing").await?;
     let listing_id = ctx.new_id(body.id, &LISTING_NAMESPACE);
     let (details, price, stock) = body.parse()?;
     let command = ListingCommand::Create {
@@ -320,11 +314,7 @@ pub async fn change_price(
 ) -> Result<Json<CommandReply>, ApiError> {
     let price =
         Satang::parse("price_satang", body.price_satang).map_err(|e| ApiError::Invalid(vec![e]))?;
-    let command = ListingCommand::ChangePrice {
-        actor: ctx.actor.clone(),
-        price,
-    };
-    run(&state, id, command, &ctx).await.map(Json)
+    change(&state, id, &ctx, ListingChange::Price(price)).await
 }
 
 /// Set or adjust available stock (owner); `expected` makes it a compare-and-set (409 if stale).
@@ -337,13 +327,17 @@ pub async fn change_stock(
     ctx: CommandContext,
     ApiJson(body): ApiJson<StockRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let (change, expected) = body.parse()?;
-    let command = ListingCommand::ChangeStock {
-        actor: ctx.actor.clone(),
-        change,
-        expected,
-    };
-    run(&state, id, command, &ctx).await.map(Json)
+    let (stock, expected) = body.parse()?;
+    change(
+        &state,
+        id,
+        &ctx,
+        ListingChange::Stock {
+            change: stock,
+            expected,
+        },
+    )
+    .await
 }
 
 /// Publish (owner): only an approved vendor's listings can be published.
@@ -355,12 +349,7 @@ pub async fn publish_listing(
     IdPath(id): IdPath,
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let vendor = own_vendor_standing(&state, &ctx.actor, "publishing a listing").await?;
-    let command = ListingCommand::Publish {
-        actor: ctx.actor.clone(),
-        vendor,
-    };
-    run(&state, id, command, &ctx).await.map(Json)
+    change(&state, id, &ctx, ListingChange::Publish).await
 }
 
 /// Unpublish (owner).
@@ -372,10 +361,7 @@ pub async fn unpublish_listing(
     IdPath(id): IdPath,
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = ListingCommand::Unpublish {
-        actor: ctx.actor.clone(),
-    };
-    run(&state, id, command, &ctx).await.map(Json)
+    change(&state, id, &ctx, ListingChange::Unpublish).await
 }
 
 /// Archive for good (owner).
@@ -387,10 +373,7 @@ pub async fn archive_listing(
     IdPath(id): IdPath,
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = ListingCommand::Archive {
-        actor: ctx.actor.clone(),
-    };
-    run(&state, id, command, &ctx).await.map(Json)
+    change(&state, id, &ctx, ListingChange::Archive).await
 }
 
 /// Take a listing down (admin).
@@ -413,27 +396,6 @@ pub async fn take_down_listing(
 pub struct ReadQuery {
     /// Wait until the read model has applied the event at this log position.
     pub min_position: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct ListingListQuery {
-    /// Only this vendor's listings. Its owner (and admins) see every status.
-    pub vendor: Option<Uuid>,
-    /// draft, published, unpublished, archived or taken_down (owner and admins only).
-    pub status: Option<String>,
-    pub page: Option<i64>,
-    pub per_page: Option<i64>,
-    pub min_position: Option<i64>,
-    /// Page by key past any depth: the `next_after` of the page before (with no `page`).
-    pub after: Option<String>,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct CountedCatalogRow {
-    #[sqlx(flatten)]
-    row: CatalogRow,
-    listing_id: Uuid,
-    total: i64,
 }
 
 /// One listing: public once published (and its vendor approved); its owner and admins see it
@@ -460,78 +422,8 @@ pub async fn list_listings(
     MaybeSignedIn(viewer): MaybeSignedIn,
     ApiQuery(query): ApiQuery<ListingListQuery>,
 ) -> Result<Json<Page<CatalogListingView>>, ApiError> {
-    let paging = Paging::parse(query.page, query.per_page)?;
-    let after = KeysetAfter::parse(query.after.as_deref(), query.page)?;
-    let status = match query.status.as_deref() {
-        None => None,
-        Some(text) => Some(ListingStatus::parse(text).ok_or_else(|| {
-            ApiError::invalid(
-                "status",
-                "must be one of draft, published, unpublished, archived, taken_down",
-            )
-        })?),
-    };
-    let sees_every_status = viewer.as_ref().is_some_and(|actor| {
-        actor.is_admin()
-            || query
-                .vendor
-                .is_some_and(|vendor| actor.speaks_for_vendor(vendor))
-    });
-    if !sees_every_status && status.is_some_and(|s| s != ListingStatus::Published) {
-        return Err(ApiError::Forbidden(
-            "only the vendor itself and admins can list listings that are not published".into(),
-        ));
-    }
-    wait_for(&state, ProjectionKind::Catalog, query.min_position).await?;
-    let filter = "FROM listing_catalog
-              WHERE ($1::uuid IS NULL OR vendor_id = $1)
-                AND ($2::text IS NULL OR status = $2)
-                AND ($3 OR (status = 'published' AND vendor_status = 'approved'))";
-    // The window counts the whole filter; the keyset cursor applies after it.
-    let rows: Vec<CountedCatalogRow> = sqlx::query_as(&format!(
-        "SELECT * FROM (
-             {CATALOG_SELECT}, listing_id, count(*) OVER () AS total {filter}
-         ) counted
-          WHERE ($6::timestamptz IS NULL OR (created_at, listing_id) < ($6, $7))
-          ORDER BY created_at DESC, listing_id DESC
-          LIMIT $4 OFFSET $5"
-    ))
-    .bind(query.vendor)
-    .bind(status.map(ListingStatus::as_str))
-    .bind(sees_every_status)
-    .bind(paging.per_page + 1)
-    .bind(if after.is_some() { 0 } else { paging.offset() })
-    .bind(after.map(|(at, _)| at))
-    .bind(after.map(|(_, id)| id))
-    .fetch_all(&state.pool)
-    .await?;
-    let mut rows = rows;
-    let more = rows.len() as i64 > paging.per_page;
-    rows.truncate(paging.per_page as usize);
-    let next_after = if more {
-        rows.last()
-            .map(|counted| KeysetAfter::format(counted.row.created_at, counted.listing_id))
-    } else {
-        None
-    };
-    let total = match rows.first() {
-        Some(counted) => counted.total,
-        // A page past the last one has no row to carry the count.
-        None if paging.page > 1 || after.is_some() => {
-            sqlx::query_scalar(&format!("SELECT count(*) {filter}"))
-                .bind(query.vendor)
-                .bind(status.map(ListingStatus::as_str))
-                .bind(sees_every_status)
-                .fetch_one(&state.pool)
-                .await?
-        }
-        None => 0,
-    };
-    let items = rows
-        .iter()
-        .filter_map(|counted| catalog_view(&counted.row).map(|(view, _)| view))
-        .collect();
-    let mut page = Page::new(items, paging, total);
-    page.next_after = next_after;
-    Ok(Json(page))
+    otop_app::listings::list_listings(&state, viewer.as_ref(), &query)
+        .await
+        .map(Json)
+        .map_err(ApiError::from)
 }

@@ -18,8 +18,20 @@ use otop_app::state::AppState;
 
 pub const TAG: &str = "orders";
 
-/// The longest carrier name and tracking number accepted.
-pub const SHIPPING_TEXT_MAX_CHARS: usize = 100;
+use otop_app::orders::FulfilmentStep;
+pub use otop_app::orders::SHIPPING_TEXT_MAX_CHARS;
+
+async fn fulfil(
+    state: &AppState,
+    order_id: Uuid,
+    ctx: &CommandContext,
+    step: FulfilmentStep,
+) -> Result<Json<CommandReply>, ApiError> {
+    otop_app::orders::fulfil(state, &ctx.actor, &ctx.metadata_map(), order_id, step)
+        .await
+        .map(Json)
+        .map_err(ApiError::from)
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -71,10 +83,7 @@ pub async fn accept_order(
     IdPath(id): IdPath,
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = OrderCommand::Accept {
-        actor: ctx.actor.clone(),
-    };
-    run_as(&state, id, command, &ctx).await
+    fulfil(&state, id, &ctx, FulfilmentStep::Accept).await
 }
 
 /// Mark an accepted order packed (its vendor).
@@ -87,10 +96,7 @@ pub async fn pack_order(
     IdPath(id): IdPath,
     ctx: CommandContext,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let command = OrderCommand::Pack {
-        actor: ctx.actor.clone(),
-    };
-    run_as(&state, id, command, &ctx).await
+    fulfil(&state, id, &ctx, FulfilmentStep::Pack).await
 }
 
 /// Hand a packed order to a carrier (its vendor).
@@ -104,29 +110,11 @@ pub async fn ship_order(
     ctx: CommandContext,
     ApiJson(body): ApiJson<ShipRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let mut v = Validator::new();
-    let carrier = v.check(parse_text(
-        "carrier",
-        &body.carrier,
-        SHIPPING_TEXT_MAX_CHARS,
-    ));
-    let tracking_number = v.check(parse_text(
-        "tracking_number",
-        &body.tracking_number,
-        SHIPPING_TEXT_MAX_CHARS,
-    ));
-    v.finish()?;
-    let (Some(carrier), Some(tracking_number)) = (carrier, tracking_number) else {
-        return Err(ApiError::Internal(
-            "validator passed with a missing field".into(),
-        ));
+    let step = FulfilmentStep::Ship {
+        carrier: body.carrier,
+        tracking_number: body.tracking_number,
     };
-    let command = OrderCommand::Ship {
-        actor: ctx.actor.clone(),
-        carrier,
-        tracking_number,
-    };
-    run_as(&state, id, command, &ctx).await
+    fulfil(&state, id, &ctx, step).await
 }
 
 /// Mark a shipped order delivered (its shopper or its vendor).

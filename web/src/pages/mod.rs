@@ -11,6 +11,7 @@ pub mod orders;
 pub mod search;
 pub mod seo;
 pub mod sign_in;
+pub mod vendor;
 
 use askama::Template;
 use axum::http::header;
