@@ -41,6 +41,8 @@ pub struct Audited {
     pub scores: BTreeMap<&'static str, f64>,
     pub largest_contentful_paint_ms: f64,
     pub total_blocking_time_ms: f64,
+    /// Where the page ended (a redirect to sign-in shows here).
+    pub final_url: String,
 }
 
 pub struct LighthouseFigures {
@@ -105,6 +107,7 @@ pub fn run(
         let url = format!("{}{}", base.trim_end_matches('/'), page.path);
         let mut scores: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
         let (mut lcp, mut tbt) = (Vec::new(), Vec::new());
+        let mut final_url = String::new();
         for _ in 0..rounds.max(1) {
             let report = lighthouse_once(tools, &url, page.cookie.as_deref())?;
             for (category, _) in CATEGORIES {
@@ -116,6 +119,10 @@ pub fn run(
             let numeric = |audit: &str| report["audits"][audit]["numericValue"].as_f64();
             lcp.push(numeric("largest-contentful-paint").unwrap_or(f64::NAN));
             tbt.push(numeric("total-blocking-time").unwrap_or(f64::NAN));
+            final_url = report["finalDisplayedUrl"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
         }
         audited.push(Audited {
             name: page.name.clone(),
@@ -126,6 +133,7 @@ pub fn run(
                 .collect(),
             largest_contentful_paint_ms: median(lcp),
             total_blocking_time_ms: median(tbt),
+            final_url,
         });
     }
     Ok(audited)
@@ -141,9 +149,12 @@ pub fn report(audited: &[Audited], rounds: usize) -> LighthouseFigures {
     let mut pages = Vec::new();
     for page in audited {
         let score = |category: &str| page.scores.get(category).copied().unwrap_or(f64::NAN);
-        let met = CATEGORIES
-            .iter()
-            .all(|(category, target)| score(category) >= *target);
+        // A page that ended elsewhere (a sign-in redirect) was not the page asked for.
+        let arrived = page.final_url.is_empty() || page.final_url.ends_with(&page.path);
+        let met = arrived
+            && CATEGORIES
+                .iter()
+                .all(|(category, target)| score(category) >= *target);
         markdown.push_str(&format!(
             "| {} `{}` | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} s | {:.0} ms | {} |\n",
             page.name,
@@ -162,6 +173,7 @@ pub fn report(audited: &[Audited], rounds: usize) -> LighthouseFigures {
             "scores": page.scores,
             "largest_contentful_paint_ms": page.largest_contentful_paint_ms,
             "total_blocking_time_ms": page.total_blocking_time_ms,
+            "final_url": page.final_url,
             "targets_met": met,
         }));
     }
@@ -199,6 +211,7 @@ mod tests {
                 .collect(),
             largest_contentful_paint_ms: 900.0,
             total_blocking_time_ms: 20.0,
+            final_url: "http://127.0.0.1:8080/".into(),
         };
         let figures = report(&[page(0.99), page(0.80)], 3);
         assert_eq!(figures.markdown.matches("| met |").count(), 1);

@@ -96,6 +96,10 @@ enum Command {
         /// More pages to audit, as paths.
         #[arg(long)]
         path: Vec<String>,
+        /// A `Cookie` header sent with the extra paths (a signed-in session, for the staff's
+        /// pages: `otop_session=...`).
+        #[arg(long)]
+        cookie: Option<String>,
         #[arg(long, env = "CHROME_PATH", default_value = "/usr/bin/chromium")]
         chrome: std::path::PathBuf,
         /// The `lighthouse` script (default: `bench/lighthouse/node_modules/.bin/lighthouse`).
@@ -143,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
             base,
             rounds,
             path,
+            cookie,
             chrome,
             lighthouse,
         } => {
@@ -150,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
                 lighthouse: lighthouse.unwrap_or_else(otop_bench::lighthouse::default_lighthouse),
                 chrome,
             };
-            lighthouse_pages(tools, &base, rounds, path).await?
+            lighthouse_pages(tools, &base, rounds, path, cookie).await?
         }
     };
     println!("{}", report.markdown);
@@ -254,6 +259,7 @@ async fn lighthouse_pages(
     base: &str,
     rounds: usize,
     extra: Vec<String>,
+    cookie: Option<String>,
 ) -> anyhow::Result<Report> {
     use otop_bench::lighthouse::PageToAudit;
     let base = base.trim_end_matches('/');
@@ -279,7 +285,11 @@ async fn lighthouse_pages(
         ),
         page("product", format!("/listings/{product}")),
     ];
-    pages.extend(extra.into_iter().map(|path| page("page", path)));
+    pages.extend(extra.into_iter().map(|path| PageToAudit {
+        name: "page".to_string(),
+        path,
+        cookie: cookie.clone(),
+    }));
     let base = base.to_string();
     let audited = tokio::task::spawn_blocking(move || {
         otop_bench::lighthouse::run(&tools, &base, &pages, rounds)

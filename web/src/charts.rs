@@ -62,7 +62,7 @@ fn open_svg(out: &mut String, id: &str, height: i64, title: &str, description: &
     let _ = write!(
         out,
         "<svg class=\"chart\" id=\"{id}\" role=\"img\" viewBox=\"0 0 {WIDTH} {height}\" \
-         aria-labelledby=\"{id}-title {id}-desc\" {FONT} font-size=\"13\">\
+         aria-labelledby=\"{id}-title {id}-desc\" {FONT} font-size=\"16\">\
          <title id=\"{id}-title\">{}</title><desc id=\"{id}-desc\">{}</desc>",
         escape(title),
         escape(description)
@@ -78,9 +78,9 @@ pub fn bars(
     axis: &str,
     items: &[(String, i64)],
 ) -> String {
-    let label_width = 190;
-    let right = 90;
-    let row = 26;
+    let label_width = 200;
+    let right = 100;
+    let row = 30;
     let top = 10;
     let plot = WIDTH - label_width - right;
     let height = top + row * items.len().max(1) as i64 + 46;

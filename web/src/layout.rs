@@ -22,6 +22,8 @@ pub struct Layout {
     /// "role: subject" of who is signed in.
     pub signed_in: Option<String>,
     pub is_shopper: bool,
+    /// The signed-in staff member's own page (console, desk, audit, dashboard) and its name.
+    pub work_link: Option<(&'static str, &'static str)>,
     pub cart_units: u32,
     /// The session's CSRF token when the page has a POST form (always, once signed in).
     pub csrf: String,
@@ -65,6 +67,10 @@ impl Layout {
                 .actor
                 .as_ref()
                 .is_some_and(|a| a.role == Role::Shopper),
+            work_link: visitor
+                .actor
+                .as_ref()
+                .and_then(|a| work_link(a.role, visitor.lang)),
             cart_units: visitor.cart_units,
             csrf,
             lang_switch_href: with_lang(path_and_query, other),
@@ -92,6 +98,39 @@ fn with_lang(path_and_query: &str, lang: &str) -> String {
     let lang_pair = format!("lang={lang}");
     pairs.push(&lang_pair);
     format!("{path}?{}", pairs.join("&"))
+}
+
+/// Where each staff role works, named in the reader's language.
+fn work_link(role: Role, lang: Lang) -> Option<(&'static str, &'static str)> {
+    let thai = lang == Lang::Th;
+    match role {
+        Role::Vendor => Some((
+            "/vendor",
+            if thai {
+                "ร้านของกลุ่ม"
+            } else {
+                "Our shop"
+            },
+        )),
+        Role::Admin => Some((
+            "/admin",
+            if thai {
+                "สำนักงานจังหวัด"
+            } else {
+                "Office desk"
+            },
+        )),
+        Role::Auditor => Some((
+            "/audit",
+            if thai {
+                "ตรวจสอบ"
+            } else {
+                "Audit"
+            },
+        )),
+        Role::Analyst => Some(("/analytics", if thai { "ยอดขาย" } else { "Sales" })),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
