@@ -230,7 +230,13 @@ async fn the_office_approves_an_application_from_its_desk() {
             assert!(b.text("#notice").await.contains("อนุมัติแล้ว"));
         })
         .await;
-    let vendor = app.get(&format!("/v1/vendors/{vendor_id}"), None).await;
+    let head = crate::staff_pages::log_head(&app).await;
+    let vendor = app
+        .get(
+            &format!("/v1/vendors/{vendor_id}?min_position={head}"),
+            None,
+        )
+        .await;
     assert_eq!(vendor.body["status"], "approved", "{:?}", vendor.body);
     app.cleanup().await;
 }
@@ -412,9 +418,10 @@ async fn a_vendor_changes_a_price_and_ships_an_order_from_the_console() {
             );
         })
         .await;
+    let head = crate::staff_pages::log_head(&app).await;
     let state = app
         .get(
-            &format!("/v1/listings/{listing}"),
+            &format!("/v1/listings/{listing}?min_position={head}"),
             Some(&app.vendor(vendor)),
         )
         .await;
