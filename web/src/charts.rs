@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 
+use crate::artwork::escape;
 use crate::format::baht;
 
 /// The palette: the site's silk colours, distinct in lightness too for readers who do not
@@ -16,22 +17,6 @@ const SERIES_COLOURS: [&str; 8] = [
 
 const WIDTH: i64 = 640;
 const FONT: &str = "font-family=\"Sarabun, Noto Sans Thai, Loma, sans-serif\"";
-
-/// Escapes text for SVG.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A round axis step (satang) so that `max` takes at most `ticks` steps: 1, 2 or 5 times a
 /// power of ten, in whole baht.

@@ -9,13 +9,12 @@
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use otop_app::analytics::{SalesQuery, SalesReport, SalesRow, TopListingsQuery};
 use otop_app::{AppError, AppState};
 use otop_domain::Actor;
 
-use super::{html, query_escape};
+use super::{csv_download, html, query_escape};
 use crate::charts;
 use crate::error::PageError;
 use crate::format::{baht, month, Lang};
@@ -484,20 +483,6 @@ pub async fn dashboard(
         totals,
         charts,
     })
-}
-
-fn csv_download(text: String, filename: &str) -> Response {
-    (
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        text,
-    )
-        .into_response()
 }
 
 /// `/analytics/sales.csv`: the rows of the dashboard's table for these parameters, as

@@ -8,7 +8,6 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use otop_app::audit::{AsOfQuery, AuditReadQuery, HistoryEvent, OrderAsOf};
@@ -17,7 +16,7 @@ use otop_domain::Actor;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::html;
+use super::{csv_download, html};
 use crate::error::PageError;
 use crate::format::{baht, Lang, BANGKOK};
 use crate::layout::Layout;
@@ -415,17 +414,7 @@ pub async fn history_csv(
     let history =
         otop_app::audit::order_history(&state, &actor, id, &AuditReadQuery::default()).await?;
     let text = otop_app::audit::history_csv(&history).finish()?;
-    Ok((
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                CONTENT_DISPOSITION,
-                format!("attachment; filename=\"order-{id}-history.csv\""),
-            ),
-        ],
-        text,
-    )
-        .into_response())
+    Ok(csv_download(text, &format!("order-{id}-history.csv")))
 }
 
 #[cfg(test)]

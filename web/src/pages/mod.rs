@@ -106,6 +106,22 @@ pub fn request_id(headers: &axum::http::HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// A CSV export offered as a download named `filename` (the pages' twin of the API's
+/// `csv_response`).
+pub fn csv_download(text: String, filename: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        text,
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
