@@ -305,6 +305,13 @@ async fn a_line_that_cannot_be_reserved_comes_back_in_thai_and_nothing_is_writte
     let app = TestApp::spawn().await;
     let vendor = app.approved_vendor("กลุ่มทอผ้าบ้านนาโพธิ์").await;
     let scarce = app.published_listing(vendor, 1).await.to_string();
+    // The product page reads the catalog, which may not have the listing yet: wait for the
+    // catalog to reach the log's head first.
+    let head = crate::staff_pages::log_head(&app).await;
+    let seen = app
+        .get(&format!("/v1/listings/{scarce}?min_position={head}"), None)
+        .await;
+    assert_eq!(seen.status, StatusCode::OK, "{:?}", seen.body);
     let visitor = WebVisitor::new(&app.base_url);
     visitor.sign_in_as_shopper("somchai").await;
     let added = visitor.add_to_cart(&scarce, 1).await;
