@@ -15,5 +15,5 @@ pub mod vendor_standing;
 
 // The composition root hands out the application's configuration and state as its own, so
 // the binary, the tests and the bench build a server from one place.
-pub use otop_app::{config, state, AppState, Config};
+pub use otop_app::{config, photos, state, AppState, Config};
 pub use server::{open_search, prepare_database, router, start, RunningServer};

@@ -66,6 +66,7 @@ struct DocumentRow {
     otop_stars: Option<i16>,
     published_at: Option<DateTime<Utc>>,
     units_sold: i64,
+    image_url: Option<String>,
     visible: bool,
 }
 
@@ -73,6 +74,7 @@ const DOCUMENT_SELECT: &str = "SELECT l.listing_id, l.vendor_id, v.name_th AS ve
         v.name_en AS vendor_name_en, l.title_th, l.title_en, l.description_th, l.description_en,
         l.tags, l.district_code, l.category_code, l.subtype_code, l.price_satang,
         l.available_stock, l.otop_stars, l.published_at, l.units_sold,
+        l.image_urls->>0 AS image_url,
         (l.status = 'published' AND l.vendor_status = 'approved') AS visible
    FROM listing_catalog l LEFT JOIN vendor_directory v ON v.vendor_id = l.vendor_id";
 
@@ -105,6 +107,7 @@ fn document(row: DocumentRow) -> ListingDocument {
         otop_stars: row.otop_stars.and_then(|s| u8::try_from(s).ok()),
         published_at: row.published_at.unwrap_or(DateTime::UNIX_EPOCH),
         units_sold: u64::try_from(row.units_sold).unwrap_or_default(),
+        image_url: row.image_url,
     }
 }
 

@@ -25,7 +25,7 @@ use crate::idempotency::{idempotency, run_to_completion};
 use crate::problem::ApiError;
 use crate::routes::{analytics, audit, seals};
 use crate::routes::{checkouts, health, listings, orders, search, vendors};
-use crate::routes::{ledger, order_commands, payments};
+use crate::routes::{ledger, order_commands, payments, photos};
 use otop_app::config::Config;
 use otop_app::state::{AppState, Sealing};
 use otop_projections::seal::SealKey;
@@ -110,6 +110,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(seals::event_proof))
         .routes(routes!(analytics::sales))
         .routes(routes!(analytics::top_listings))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(photos::upload_photo))
+                .layer(photos::body_limit()),
+        )
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {

@@ -43,6 +43,9 @@ pub struct Config {
     pub run_checkout_process: bool,
     /// Where the embedded search index lives (`OTOP_INDEX_DIR`, default `otop-index`).
     pub index_dir: std::path::PathBuf,
+    /// Where product photos are kept: `OTOP_PHOTO_BUCKET` (S3-compatible, with the `AWS_*`
+    /// variables), else the directory `OTOP_PHOTO_DIR` (default `otop-photos`).
+    pub photos: crate::photos::PhotoStorage,
     /// Meilisearch, when set (`MEILI_URL`); the embedded index otherwise.
     pub meili_url: Option<String>,
     /// `MEILI_MASTER_KEY` or `MEILI_API_KEY`.
@@ -231,6 +234,17 @@ impl Config {
             index_dir: var("OTOP_INDEX_DIR")
                 .unwrap_or_else(|| "otop-index".to_string())
                 .into(),
+            photos: match var("OTOP_PHOTO_BUCKET") {
+                // The rest of the bucket's settings are the AWS_* variables.
+                Some(bucket) => {
+                    crate::photos::PhotoStorage::Bucket(crate::photos::BucketConfig::named(&bucket))
+                }
+                None => crate::photos::PhotoStorage::Directory(
+                    var("OTOP_PHOTO_DIR")
+                        .unwrap_or_else(|| "otop-photos".to_string())
+                        .into(),
+                ),
+            },
             meili_url: var("MEILI_URL"),
             meili_key: var("MEILI_MASTER_KEY").or_else(|| var("MEILI_API_KEY")),
             run_projections,

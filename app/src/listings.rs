@@ -3,9 +3,12 @@
 
 use std::collections::HashMap;
 
-use otop_domain::listing::{ListingState, StockChange};
-use otop_domain::values::{Satang, Stars};
-use otop_domain::{Actor, Listing, ListingCommand, ListingStatus, Role, VendorStanding};
+use otop_domain::listing::{ListingDetails, ListingState, StockChange};
+use otop_domain::values::{
+    parse_image_urls, parse_optional_text, parse_stock, parse_tags, parse_text, parse_weight_grams,
+    CategoryCode, Satang, Stars, SubtypeCode, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
+};
+use otop_domain::{Actor, Listing, ListingCommand, ListingStatus, Role, Validator, VendorStanding};
 use otop_projections::ProjectionKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -331,6 +334,118 @@ pub async fn change(
         }
         ListingChange::Unpublish => ListingCommand::Unpublish { actor: actor_owned },
         ListingChange::Archive => ListingCommand::Archive { actor: actor_owned },
+    };
+    execute(&state.listings, listing_id, command, metadata).await
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateListingRequest {
+    /// Optional: keep an id from another system (seeding does). A UUID v7 is made otherwise.
+    pub id: Option<Uuid>,
+    pub title_th: String,
+    pub title_en: Option<String>,
+    pub description_th: Option<String>,
+    pub description_en: Option<String>,
+    /// FOOD, BEV, TEXTILE, CRAFT or HERBAL.
+    pub category_code: String,
+    /// A sub-type of the category, e.g. TEX_SILK_MUDMEE.
+    pub subtype_code: String,
+    /// Price in satang (1 THB = 100 satang).
+    pub price_satang: i64,
+    /// Units available to sell.
+    pub stock: i64,
+    pub weight_grams: Option<i64>,
+    /// OTOP Product Champion stars, 1 to 5.
+    pub otop_stars: Option<i64>,
+    pub tags: Option<Vec<String>>,
+    pub image_urls: Option<Vec<String>>,
+}
+
+impl CreateListingRequest {
+    pub fn parse(self) -> Result<(ListingDetails, Satang, u32), AppError> {
+        let mut v = Validator::new();
+        let title_th = v.check(parse_text("title_th", &self.title_th, TITLE_MAX_CHARS));
+        let title_en = v.check(parse_optional_text(
+            "title_en",
+            self.title_en.as_deref(),
+            TITLE_MAX_CHARS,
+        ));
+        let description_th = v.check(parse_optional_text(
+            "description_th",
+            self.description_th.as_deref(),
+            DESCRIPTION_MAX_CHARS,
+        ));
+        let description_en = v.check(parse_optional_text(
+            "description_en",
+            self.description_en.as_deref(),
+            DESCRIPTION_MAX_CHARS,
+        ));
+        let category_code = v.check(CategoryCode::parse("category_code", &self.category_code));
+        let subtype_code = category_code.as_ref().and_then(|category| {
+            v.check(SubtypeCode::parse(
+                "subtype_code",
+                &self.subtype_code,
+                category,
+            ))
+        });
+        let price = v.check(Satang::parse("price_satang", self.price_satang));
+        let stock = v.check(parse_stock("stock", self.stock));
+        let weight_grams = v.check(
+            self.weight_grams
+                .map(|w| parse_weight_grams("weight_grams", w))
+                .transpose(),
+        );
+        let otop_stars = v.check(
+            self.otop_stars
+                .map(|s| Stars::parse("otop_stars", s))
+                .transpose(),
+        );
+        let tags = v.check(parse_tags("tags", self.tags.as_deref().unwrap_or_default()));
+        let image_urls = v.check(parse_image_urls(
+            "image_urls",
+            self.image_urls.as_deref().unwrap_or_default(),
+        ));
+        v.finish()?;
+        let missing = || AppError::Internal("validator passed with a missing field".into());
+        let details = ListingDetails {
+            title_th: title_th.ok_or_else(missing)?,
+            title_en: title_en.ok_or_else(missing)?,
+            description_th: description_th.ok_or_else(missing)?,
+            description_en: description_en.ok_or_else(missing)?,
+            category_code: category_code.ok_or_else(missing)?,
+            subtype_code: subtype_code.ok_or_else(missing)?,
+            weight_grams: weight_grams.ok_or_else(missing)?,
+            otop_stars: otop_stars.ok_or_else(missing)?,
+            tags: tags.ok_or_else(missing)?,
+            image_urls: image_urls.ok_or_else(missing)?,
+        };
+        Ok((
+            details,
+            price.ok_or_else(missing)?,
+            stock.ok_or_else(missing)?,
+        ))
+    }
+}
+
+/// Creates a listing as a draft, for the vendor the actor speaks for (`POST /v1/listings`
+/// and the console's form).
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    metadata: &HashMap<String, String>,
+    listing_id: Uuid,
+    request: CreateListingRequest,
+) -> Result<CommandReply, AppError> {
+    let vendor = own_vendor_standing(state, actor, "creating a listing").await?;
+    let (details, price, stock) = request.parse()?;
+    let command = ListingCommand::Create {
+        listing_id,
+        actor: actor.clone(),
+        vendor,
+        details,
+        price,
+        stock,
     };
     execute(&state.listings, listing_id, command, metadata).await
 }

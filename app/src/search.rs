@@ -67,6 +67,10 @@ pub struct SearchHitView {
     pub available_stock: u64,
     /// The title with matched words in `<em>`; null when the title did not match.
     pub highlight: Option<String>,
+    /// The listing's first image, when it has one (`/photos/{key}/large.jpg` for a photo
+    /// uploaded here, whose thumbnail is `/photos/{key}/thumb.jpg`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -272,6 +276,7 @@ pub async fn search(state: &AppState, params: &SearchParams) -> Result<SearchRep
                 vendor_name_th: doc.vendor_name_th,
                 available_stock: doc.available_stock,
                 highlight: hit.highlight,
+                image_url: doc.image_url,
             }
         })
         .collect();

@@ -23,6 +23,8 @@ pub struct AppState {
     /// The untyped store, for decisions over several streams (a checkout).
     pub events: Arc<EventStore>,
     pub search: Arc<dyn SearchIndex>,
+    /// Product photos (`OTOP_PHOTO_DIR` or `OTOP_PHOTO_BUCKET`), opened on first use.
+    pub photos: Arc<crate::photos::PhotoStore>,
     /// `OTOP_WRITE_RATE_PER_MINUTE` per caller.
     pub write_limiter: crate::limits::WriteLimiter,
     /// One verify of the whole log at a time.
@@ -49,6 +51,7 @@ impl AppState {
             listings: Arc::new(AggregateStore::new(pool.clone())),
             orders: Arc::new(AggregateStore::new(pool.clone())),
             events: Arc::new(EventStore::new(pool.clone())),
+            photos: Arc::new(crate::photos::PhotoStore::new(config.photos.clone())),
             config: Arc::new(config),
             write_limiter: crate::limits::write_limiter(config_write_rate),
             verify_gate: crate::limits::verify_gate(),

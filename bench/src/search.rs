@@ -89,6 +89,7 @@ pub fn documents(count: usize) -> anyhow::Result<Vec<ListingDocument>> {
             )
             .unwrap_or_default(),
             units_sold: rng.below(500),
+            image_url: None,
         });
     }
     Ok(documents)

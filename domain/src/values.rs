@@ -382,6 +382,22 @@ pub fn parse_tags(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError
     Ok(tags)
 }
 
+/// A photo this site stores: `/photos/{32 hex digits}/{thumb|large}.jpg`, as
+/// `POST /v1/photos` gives it.
+pub fn is_own_photo_path(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("/photos/") else {
+        return false;
+    };
+    let Some((key, file)) = rest.split_once('/') else {
+        return false;
+    };
+    let key_ok = key.len() == 32
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    key_ok && matches!(file, "thumb.jpg" | "large.jpg")
+}
+
 pub fn parse_image_urls(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError> {
     if raw.len() > MAX_IMAGES {
         return Err(FieldError::new(
@@ -394,9 +410,15 @@ pub fn parse_image_urls(field: &str, raw: &[String]) -> Result<Vec<String>, Fiel
         .map(|(index, url)| {
             let field = format!("{field}[{index}]");
             let url = parse_text(&field, url, MAX_URL_CHARS)?;
+            if is_own_photo_path(&url) {
+                return Ok(url);
+            }
             let has_scheme = url.starts_with("https://") || url.starts_with("http://");
             if !has_scheme || url.chars().any(char::is_whitespace) {
-                return Err(FieldError::new(field, "must be an http(s) URL"));
+                return Err(FieldError::new(
+                    field,
+                    "must be an http(s) URL, or a photo's url from POST /v1/photos",
+                ));
             }
             Ok(url)
         })
@@ -476,5 +498,9 @@ mod tests {
         assert!(parse_tags("tags", &["".into()]).is_err());
         assert!(parse_image_urls("img", &["ftp://x".into()]).is_err());
         assert!(parse_image_urls("img", &["https://img.example/a.jpg".into()]).is_ok());
+        let own = "/photos/0123456789abcdef0123456789abcdef/large.jpg";
+        assert!(parse_image_urls("img", &[own.into()]).is_ok());
+        assert!(parse_image_urls("img", &["/photos/../../etc/passwd".into()]).is_err());
+        assert!(parse_image_urls("img", &["/admin".into()]).is_err());
     }
 }

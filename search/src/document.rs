@@ -54,4 +54,8 @@ pub struct ListingDocument {
     pub published_at: DateTime<Utc>,
     /// Units sold so far; sorts best sellers first.
     pub units_sold: u64,
+    /// The listing's first image (a photo of ours is `/photos/{key}/large.jpg`); shown on
+    /// cards, never searched. Absent in documents indexed before photos existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
 }

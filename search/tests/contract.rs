@@ -95,6 +95,7 @@ static DOCS: LazyLock<Vec<ListingDocument>> = LazyLock::new(|| {
                 // Made up, deterministic, with ties (to exercise the id tie-breaker).
                 published_at: epoch + Duration::days((i * 37 % 97) as i64),
                 units_sold: i * 53 % 41,
+                image_url: None,
             }
         })
         .collect()

@@ -140,14 +140,10 @@ async fn journey(javascript: bool) {
                 b.keep("order-promptpay").await;
             }
             // Pay (demo), and see it paid.
+            // The click navigates: wait for the new page's status (the old page's element
+            // goes stale under a read that races the navigation).
             b.click("#pay-demo button").await;
-            let status = b.find("#order-status").await;
-            assert_eq!(
-                status.attr("data-status").await.expect("attr").as_deref(),
-                Some("paid"),
-                "{}",
-                b.client.source().await.unwrap_or_default()
-            );
+            b.find("#order-status[data-status=paid]").await;
             // The checkout's other order, of the other group, is listed and awaits payment.
             b.click("[data-order-id] a").await;
             b.find("#promptpay-qr svg").await;
@@ -376,18 +372,7 @@ async fn a_vendor_changes_a_price_and_ships_an_order_from_the_console() {
     let browser = Browser::start("vendor-console", false).await;
     browser
         .journey(async |b: &Browser| {
-            b.client
-                .goto(&format!("{base}/sign-in?next=/vendor"))
-                .await
-                .expect("open sign-in");
-            b.find("#role option[value=vendor]")
-                .await
-                .click()
-                .await
-                .expect("choose vendor");
-            b.fill("#subject", "member-1").await;
-            b.fill("#vendor_id", &vendor_id).await;
-            b.click("#dev-sign-in button").await;
+            sign_in_as_a_member(b, &base, &vendor_id).await;
             b.client
                 .goto(&format!("{base}/vendor?min_position={head}"))
                 .await
@@ -426,5 +411,116 @@ async fn a_vendor_changes_a_price_and_ships_an_order_from_the_console() {
         )
         .await;
     assert_eq!(state.body["price_satang"], 99_000, "{:?}", state.body);
+    app.cleanup().await;
+}
+
+/// Signs in on the development form as a member of `vendor_id`.
+async fn sign_in_as_a_member(b: &Browser, base: &str, vendor_id: &str) {
+    b.client
+        .goto(&format!("{base}/sign-in?next=/vendor"))
+        .await
+        .expect("open sign-in");
+    b.find("#role option[value=vendor]")
+        .await
+        .click()
+        .await
+        .expect("choose vendor");
+    b.fill("#subject", "member-1").await;
+    b.fill("#vendor_id", vendor_id).await;
+    b.click("#dev-sign-in button").await;
+}
+
+/// Chromium on a phone with JavaScript off: a member fills the console's create form with a
+/// photo chosen from the phone, publishes the draft, and the product page shows the photo.
+#[tokio::test]
+async fn a_vendor_lists_a_product_with_a_photo_from_the_console() {
+    if !browser::available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let vendor = app.approved_vendor("กลุ่มทอผ้าไหมบ้านจันรม").await;
+    let base = app.base_url.clone();
+    let vendor_id = vendor.to_string();
+    let photo_file = tempfile::Builder::new()
+        .suffix(".jpg")
+        .tempfile()
+        .expect("a temporary file");
+    let pixels = image::RgbImage::from_fn(1024, 768, |x, y| {
+        image::Rgb([(x % 200) as u8 + 40, 20, (y % 200) as u8 + 30])
+    });
+    image::DynamicImage::ImageRgb8(pixels)
+        .save_with_format(photo_file.path(), image::ImageFormat::Jpeg)
+        .expect("write the photo");
+    let photo_path = photo_file.path().to_string_lossy().to_string();
+    let browser = Browser::start("vendor-new-listing", false).await;
+    let mut listing_id = String::new();
+    browser
+        .journey(async |b: &Browser| {
+            sign_in_as_a_member(b, &base, &vendor_id).await;
+            b.client
+                .goto(&format!("{base}/vendor"))
+                .await
+                .expect("open the console");
+            listing_id = b
+                .find("form.new-listing input[name=id]")
+                .await
+                .attr("value")
+                .await
+                .expect("attr")
+                .expect("the form's listing id");
+            b.fill("#f-title-th", "ผ้าไหมโฮล สีครามเข้ม").await;
+            b.find("#f-subtype option[value=TEX_SILK_HOL]")
+                .await
+                .click()
+                .await
+                .expect("choose the sub-type");
+            b.fill("#f-price", "1,890").await;
+            b.fill("#f-stock", "5").await;
+            b.find("#f-photos")
+                .await
+                .send_keys(&photo_path)
+                .await
+                .expect("choose the photo");
+            b.keep("vendor-new-listing").await;
+            b.click("form.new-listing button[type=submit]").await;
+            b.find("#notice").await;
+            b.click(&format!(
+                "form[action='/vendor/listings/{listing_id}/publish'] button"
+            ))
+            .await;
+            b.find("#notice").await;
+            let head = crate::staff_pages::log_head(&app).await;
+            b.client
+                .goto(&format!("{base}/listings/{listing_id}?min_position={head}"))
+                .await
+                .expect("open the product");
+            let src = b
+                .find(".product .art img")
+                .await
+                .attr("src")
+                .await
+                .expect("attr")
+                .expect("the photo's address");
+            assert!(
+                src.starts_with("/photos/") && src.ends_with("/large.jpg"),
+                "{src}"
+            );
+        })
+        .await;
+    let head = crate::staff_pages::log_head(&app).await;
+    let listing = app
+        .get(
+            &format!("/v1/listings/{listing_id}?min_position={head}"),
+            None,
+        )
+        .await;
+    assert_eq!(listing.body["status"], "published", "{:?}", listing.body);
+    assert_eq!(listing.body["price_satang"], 189_000);
+    let url = listing.body["image_urls"][0]
+        .as_str()
+        .expect("a photo")
+        .to_string();
+    let served = app.get(&url, None).await;
+    assert_eq!(served.status, reqwest::StatusCode::OK);
     app.cleanup().await;
 }

@@ -13,6 +13,7 @@ mod log_race;
 mod multi_stream;
 mod oidc;
 mod orders_and_ledger;
+mod photos;
 mod projection_runner;
 mod read_api;
 mod sales_analytics;

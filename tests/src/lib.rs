@@ -163,6 +163,9 @@ impl TestApp {
             run_projections: true,
             run_checkout_process: true,
             index_dir: std::env::temp_dir().join(format!("{}-index", database.name)),
+            photos: otop_api::photos::PhotoStorage::Directory(
+                std::env::temp_dir().join(format!("{}-photos", database.name)),
+            ),
             meili_url: None,
             meili_key: None,
             commission_bps: 500,

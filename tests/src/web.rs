@@ -49,6 +49,18 @@ impl WebVisitor {
         Self::page(response).await
     }
 
+    /// POSTs a multipart form (a form with files), following the redirect after it.
+    pub async fn post_multipart(&self, path: &str, form: reqwest::multipart::Form) -> Page {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .multipart(form)
+            .send()
+            .await
+            .expect("the server answers");
+        Self::page(response).await
+    }
+
     async fn page(response: reqwest::Response) -> Page {
         let status = response.status();
         let url = response.url().to_string();

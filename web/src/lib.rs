@@ -22,7 +22,9 @@ use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
-use pages::{admin, analytics, audit, cart, home, listing, orders, search, seo, sign_in, vendor};
+use pages::{
+    admin, analytics, audit, cart, home, listing, orders, photos, search, seo, sign_in, vendor,
+};
 
 /// The session table (migrations/20261203000001_web_sessions.sql).
 const SESSION_TABLE: &str = "web_sessions";
@@ -71,6 +73,11 @@ pub fn router(state: AppState) -> Result<Router, String> {
             get(analytics::top_listings_csv),
         )
         .route("/vendor", get(vendor::console))
+        .route(
+            "/vendor/listings",
+            post(vendor::create_listing).layer(vendor::create_body_limit()),
+        )
+        .route("/vendor/balance.csv", get(vendor::balance_csv))
         .route("/vendor/listings/{id}/{verb}", post(vendor::change_listing))
         .route("/vendor/orders/{id}/{verb}", post(vendor::fulfil_order))
         .route("/audit", get(audit::desk))
@@ -79,6 +86,7 @@ pub fn router(state: AppState) -> Result<Router, String> {
         .route("/admin", get(admin::desk))
         .route("/admin/vendors/{id}/{verb}", post(admin::decide_vendor))
         .route("/admin/take-down", post(admin::take_down))
+        .route("/photos/{key}/{file}", get(photos::photo))
         .route("/robots.txt", get(seo::robots))
         .route("/sitemap.xml", get(seo::sitemap))
         .layer(sessions)

@@ -3,10 +3,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use otop_domain::listing::{ListingDetails, ListingDetailsPatch, ListingState, StockChange};
+use otop_domain::listing::{ListingDetailsPatch, ListingState, StockChange};
 use otop_domain::values::{
-    parse_image_urls, parse_optional_text, parse_stock, parse_tags, parse_text, parse_weight_grams,
-    CategoryCode, Satang, Stars, SubtypeCode, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
+    parse_image_urls, parse_stock, parse_tags, parse_text, parse_weight_grams, CategoryCode,
+    Satang, Stars, SubtypeCode, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
 };
 use otop_domain::{ListingCommand, Validator};
 use serde::Deserialize;
@@ -17,6 +17,7 @@ use super::{CommandReply, ReasonRequest};
 use crate::auth::MaybeSignedIn;
 use crate::extract::{ApiJson, ApiQuery, CommandContext, IdPath};
 use crate::problem::{ApiError, Problem};
+pub use otop_app::listings::CreateListingRequest;
 pub use otop_app::listings::{
     catalog_view, CatalogListingView, CatalogRow, ListingView, CATALOG_SELECT,
 };
@@ -28,96 +29,6 @@ use otop_app::state::AppState;
 const LISTING_NAMESPACE: Uuid = Uuid::from_u128(0x6f74_6f70_2d6c_6973_7469_6e67_2d69_0001);
 
 pub const TAG: &str = "listings";
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateListingRequest {
-    /// Optional: keep an id from another system (seeding does). A UUID v7 is made otherwise.
-    pub id: Option<Uuid>,
-    pub title_th: String,
-    pub title_en: Option<String>,
-    pub description_th: Option<String>,
-    pub description_en: Option<String>,
-    /// FOOD, BEV, TEXTILE, CRAFT or HERBAL.
-    pub category_code: String,
-    /// A sub-type of the category, e.g. TEX_SILK_MUDMEE.
-    pub subtype_code: String,
-    /// Price in satang (1 THB = 100 satang).
-    pub price_satang: i64,
-    /// Units available to sell.
-    pub stock: i64,
-    pub weight_grams: Option<i64>,
-    /// OTOP Product Champion stars, 1 to 5.
-    pub otop_stars: Option<i64>,
-    pub tags: Option<Vec<String>>,
-    pub image_urls: Option<Vec<String>>,
-}
-
-impl CreateListingRequest {
-    fn parse(self) -> Result<(ListingDetails, Satang, u32), ApiError> {
-        let mut v = Validator::new();
-        let title_th = v.check(parse_text("title_th", &self.title_th, TITLE_MAX_CHARS));
-        let title_en = v.check(parse_optional_text(
-            "title_en",
-            self.title_en.as_deref(),
-            TITLE_MAX_CHARS,
-        ));
-        let description_th = v.check(parse_optional_text(
-            "description_th",
-            self.description_th.as_deref(),
-            DESCRIPTION_MAX_CHARS,
-        ));
-        let description_en = v.check(parse_optional_text(
-            "description_en",
-            self.description_en.as_deref(),
-            DESCRIPTION_MAX_CHARS,
-        ));
-        let category_code = v.check(CategoryCode::parse("category_code", &self.category_code));
-        let subtype_code = category_code.as_ref().and_then(|category| {
-            v.check(SubtypeCode::parse(
-                "subtype_code",
-                &self.subtype_code,
-                category,
-            ))
-        });
-        let price = v.check(Satang::parse("price_satang", self.price_satang));
-        let stock = v.check(parse_stock("stock", self.stock));
-        let weight_grams = v.check(
-            self.weight_grams
-                .map(|w| parse_weight_grams("weight_grams", w))
-                .transpose(),
-        );
-        let otop_stars = v.check(
-            self.otop_stars
-                .map(|s| Stars::parse("otop_stars", s))
-                .transpose(),
-        );
-        let tags = v.check(parse_tags("tags", self.tags.as_deref().unwrap_or_default()));
-        let image_urls = v.check(parse_image_urls(
-            "image_urls",
-            self.image_urls.as_deref().unwrap_or_default(),
-        ));
-        v.finish()?;
-        let missing = || ApiError::Internal("validator passed with a missing field".into());
-        let details = ListingDetails {
-            title_th: title_th.ok_or_else(missing)?,
-            title_en: title_en.ok_or_else(missing)?,
-            description_th: description_th.ok_or_else(missing)?,
-            description_en: description_en.ok_or_else(missing)?,
-            category_code: category_code.ok_or_else(missing)?,
-            subtype_code: subtype_code.ok_or_else(missing)?,
-            weight_grams: weight_grams.ok_or_else(missing)?,
-            otop_stars: otop_stars.ok_or_else(missing)?,
-            tags: tags.ok_or_else(missing)?,
-            image_urls: image_urls.ok_or_else(missing)?,
-        };
-        Ok((
-            details,
-            price.ok_or_else(missing)?,
-            stock.ok_or_else(missing)?,
-        ))
-    }
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -267,19 +178,10 @@ pub async fn create_listing(
     ctx: CommandContext,
     ApiJson(body): ApiJson<CreateListingRequest>,
 ) -> Result<(StatusCode, Json<CommandReply>), ApiError> {
-    let vendor =
-        otop_app::listings::own_vendor_standing(&state, &ctx.actor, "creating a listing").await?;
     let listing_id = ctx.new_id(body.id, &LISTING_NAMESPACE);
-    let (details, price, stock) = body.parse()?;
-    let command = ListingCommand::Create {
-        listing_id,
-        actor: ctx.actor.clone(),
-        vendor,
-        details,
-        price,
-        stock,
-    };
-    let reply = run(&state, listing_id, command, &ctx).await?;
+    let reply =
+        otop_app::listings::create(&state, &ctx.actor, &ctx.metadata_map(), listing_id, body)
+            .await?;
     Ok((StatusCode::CREATED, Json(reply)))
 }
 

@@ -11,6 +11,7 @@ pub mod order_commands;
 pub mod orders;
 
 pub mod payments;
+pub mod photos;
 pub mod seals;
 pub mod search;
 pub mod vendors;

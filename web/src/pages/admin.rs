@@ -58,6 +58,11 @@ pub struct DeskTexts {
     pub changed: &'static str,
     pub position: &'static str,
     pub phone: &'static str,
+    pub all_statuses: &'static str,
+    pub show: &'static str,
+    pub pages: &'static str,
+    pub previous: &'static str,
+    pub next: &'static str,
 }
 
 const DESK_TH: DeskTexts = DeskTexts {
@@ -77,6 +82,11 @@ const DESK_TH: DeskTexts = DeskTexts {
     changed: "เปลี่ยนแล้ว",
     position: "ตำแหน่งในบันทึก",
     phone: "โทร",
+    all_statuses: "ทุกสถานะ",
+    show: "แสดง",
+    pages: "หน้า",
+    previous: "ก่อนหน้า",
+    next: "ถัดไป",
 };
 
 const DESK_EN: DeskTexts = DeskTexts {
@@ -96,6 +106,11 @@ const DESK_EN: DeskTexts = DeskTexts {
     changed: "Changed",
     position: "log position",
     phone: "Phone",
+    all_statuses: "every status",
+    show: "Show",
+    pages: "Pages",
+    previous: "Previous",
+    next: "Next",
 };
 
 fn desk_texts(lang: Lang) -> &'static DeskTexts {
@@ -176,6 +191,37 @@ pub struct DeskPage {
     pub applications: Vec<VendorRow>,
     pub vendors: Vec<VendorRow>,
     pub total_vendors: i64,
+    pub total_applications: i64,
+    /// Links to the pages before and after, for the applications and for every vendor.
+    pub applications_pager: Pager,
+    pub vendors_pager: Pager,
+    /// The status the vendor list is filtered by (empty: all), and the choices.
+    pub status_filter: String,
+    pub status_choices: Vec<(&'static str, &'static str)>,
+}
+
+/// Vendors on one page of the desk's lists.
+pub const DESK_PAGE_SIZE: i64 = 50;
+
+/// The previous and next page of a list, as links (none at either end).
+#[derive(Debug, Default)]
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    fn new(page: i64, total: i64, href: impl Fn(i64) -> String) -> Pager {
+        let pages = ((total + DESK_PAGE_SIZE - 1) / DESK_PAGE_SIZE).max(1);
+        Pager {
+            page,
+            pages,
+            previous: (page > 1).then(|| href(page - 1)),
+            next: (page < pages).then(|| href(page + 1)),
+        }
+    }
 }
 
 /// The signed-in admin, or the API's 403 (sign-in first when nobody is signed in).
@@ -194,11 +240,13 @@ async fn vendors_with(
     admin: &Actor,
     status: Option<&str>,
     min_position: Option<i64>,
+    page: i64,
 ) -> Result<otop_app::paging::Page<VendorView>, PageError> {
     let query = VendorListQuery {
         status: status.map(str::to_string),
         min_position,
-        per_page: Some(100),
+        page: Some(page),
+        per_page: Some(DESK_PAGE_SIZE),
         ..VendorListQuery::default()
     };
     Ok(otop_app::vendors::list_vendors(state, Some(admin), &query).await?)
@@ -209,6 +257,23 @@ pub struct DeskQuery {
     /// Wait until the read model has applied the event at this log position (as the API's
     /// lists do).
     pub min_position: Option<i64>,
+    /// The page of every vendor (50 a page).
+    pub page: Option<i64>,
+    /// Only vendors in this status (applied, approved, rejected, suspended or closed).
+    pub status: Option<String>,
+    /// The page of the applications waiting.
+    pub applications_page: Option<i64>,
+}
+
+impl DeskQuery {
+    /// The desk's address with these choices and `page` / `applications_page` replaced.
+    fn href(&self, page: i64, applications_page: i64) -> String {
+        let mut href = format!("/admin?page={page}&applications_page={applications_page}");
+        if let Some(status) = self.status.as_deref().filter(|s| !s.is_empty()) {
+            href.push_str(&format!("&status={}", super::query_escape(status)));
+        }
+        href
+    }
 }
 
 pub async fn desk(
@@ -223,8 +288,22 @@ pub async fn desk(
     let notice: Option<Notice> = visitor.session.remove(NOTICE_KEY).await?;
     // The lists wait until the read model has what the last action wrote.
     let seen = notice.as_ref().map(|n| n.position).max(asked.min_position);
-    let applications = vendors_with(&state, &admin, Some("applied"), seen).await?;
-    let everyone = vendors_with(&state, &admin, None, seen).await?;
+    let page = asked.page.unwrap_or(1);
+    let applications_page = asked.applications_page.unwrap_or(1);
+    let status_filter = asked.status.clone().filter(|s| !s.is_empty());
+    let applications =
+        vendors_with(&state, &admin, Some("applied"), seen, applications_page).await?;
+    let everyone = vendors_with(&state, &admin, status_filter.as_deref(), seen, page).await?;
+    let applications_pager = Pager::new(applications_page, applications.total, |p| {
+        format!("{}#applications-h", asked.href(page, p))
+    });
+    let vendors_pager = Pager::new(page, everyone.total, |p| {
+        format!("{}#vendors-h", asked.href(p, applications_page))
+    });
+    let status_choices = ["applied", "approved", "rejected", "suspended", "closed"]
+        .into_iter()
+        .map(|code| (code, vendor_status(code, lang)))
+        .collect();
     let notice = notice.map(|n| {
         let status = |code: &str| match n.kind.as_str() {
             "vendor" => vendor_status(code, lang).to_string(),
@@ -258,7 +337,12 @@ pub async fn desk(
             .map(|v| vendor_row(v, lang))
             .collect(),
         total_vendors: everyone.total,
+        total_applications: applications.total,
         vendors: everyone.items.iter().map(|v| vendor_row(v, lang)).collect(),
+        applications_pager,
+        vendors_pager,
+        status_filter: status_filter.unwrap_or_default(),
+        status_choices,
     })
 }
 

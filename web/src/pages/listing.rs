@@ -35,6 +35,8 @@ pub struct ListingPage {
     pub description: Option<String>,
     pub art: String,
     pub image: Option<String>,
+    /// The listing's other images: (thumbnail, full size).
+    pub more_images: Vec<(String, String)>,
     pub more: Vec<Card>,
     pub json_ld: String,
     pub added: bool,
@@ -132,6 +134,12 @@ pub async fn listing_page(
         id: id.to_string(),
         art: artwork_svg(&listing.subtype_code, &listing.category_code, &title),
         image: listing.image_urls.first().cloned(),
+        more_images: listing
+            .image_urls
+            .iter()
+            .skip(1)
+            .map(|url| (super::card_image(url), url.clone()))
+            .collect(),
         price: baht(listing.price_satang),
         available: listing.available_stock,
         stars: listing.otop_stars,

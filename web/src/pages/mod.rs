@@ -8,6 +8,7 @@ pub mod cart;
 pub mod home;
 pub mod listing;
 pub mod orders;
+pub mod photos;
 pub mod search;
 pub mod seo;
 pub mod sign_in;
@@ -60,6 +61,8 @@ pub struct Card {
     pub stars: Option<u8>,
     pub in_stock: bool,
     pub art: String,
+    /// The photo drawn in place of the artwork, when the listing has one.
+    pub photo: Option<String>,
 }
 
 impl Card {
@@ -76,8 +79,15 @@ impl Card {
             place: district_name(&hit.district_code, lang),
             stars: hit.otop_stars,
             in_stock: hit.available_stock > 0,
+            photo: hit.image_url.as_deref().map(card_image),
         }
     }
+}
+
+/// The image a card shows for a listing's first image: our photo's thumbnail, or the
+/// address the vendor gave.
+pub fn card_image(image_url: &str) -> String {
+    otop_app::photos::thumbnail_url(image_url).unwrap_or_else(|| image_url.to_string())
 }
 
 /// `next` for after sign-in: only a path of this site (never `//host` or a full address).
