@@ -388,15 +388,6 @@ const SALES_FILTER: &str = "WHERE ($1::date IS NULL OR day >= $1)
       AND ($5::text IS NULL OR subtype_code = $5)
       AND ($6::uuid[] IS NULL OR vendor_id = ANY($6))";
 
-fn measures(orders_column: &str) -> String {
-    format!(
-        "coalesce(sum({orders_column}), 0)::bigint AS orders,
-         coalesce(sum(units), 0)::bigint AS units,
-         coalesce(sum(gross_satang), 0)::bigint AS gross_satang,
-         coalesce(sum(refunds_satang), 0)::bigint AS refunds_satang,
-         coalesce(sum(net_satang), 0)::bigint AS net_satang"
-    )
-}
 
 /// A grouped code's Thai and English names: present (null when unknown).
 type Names = (Option<Option<String>>, Option<Option<String>>);
@@ -416,128 +407,242 @@ pub async fn sales(
     actor: &Actor,
     query: &SalesQuery,
 ) -> Result<SalesReport, AppError> {
+    let group_by = query.group_by.clone().unwrap_or_default();
+    let mut reports = sales_grouped_many(state, actor, query, &[group_by.as_str()]).await?;
+    reports
+        .pop()
+        .ok_or_else(|| AppError::Internal("no report for the one grouping asked".into()))
+}
+
+/// The same period and filters under several groupings (`groupings`, each as `group_by`
+/// takes it), in one scan of the facts: one `GROUPING SETS` statement computes every
+/// grouping and the totals together. Each report equals what [`sales`] gives for its
+/// grouping, row for row and in the same order. What the dashboard draws its charts from.
+pub async fn sales_grouped_many(
+    state: &AppState,
+    actor: &Actor,
+    query: &SalesQuery,
+    groupings: &[&str],
+) -> Result<Vec<SalesReport>, AppError> {
     require_role(actor, ANALYTICS_ROLES, "sales analytics")?;
-    let request = SalesRequest::parse(query)?;
+    let mut requests = Vec::with_capacity(groupings.len());
+    for grouping in groupings {
+        let asked = SalesQuery {
+            group_by: Some((*grouping).to_string()),
+            ..query.clone()
+        };
+        requests.push(SalesRequest::parse(&asked)?);
+    }
+    let Some(first) = requests.first() else {
+        return Ok(Vec::new());
+    };
     wait_for(state, ProjectionKind::Sales, query.min_position).await?;
 
-    let group_by = &request.group_by;
-    let (select, group) = if group_by.is_empty() {
-        (String::new(), String::new())
-    } else {
-        let select: Vec<&str> = group_by.iter().map(|d| d.select()).collect();
-        let group: Vec<&str> = group_by.iter().map(|d| d.group()).collect();
-        (
-            format!("{}, ", select.join(", ")),
-            format!(" GROUP BY {0} ORDER BY {0}", group.join(", ")),
-        )
-    };
-    let rows_sql = format!(
-        "SELECT {select}{} FROM sales_facts {SALES_FILTER}{group}",
-        measures(request.orders_column(true))
-    );
-    let totals_sql = format!(
-        "SELECT {} FROM sales_facts {SALES_FILTER}",
-        measures(request.orders_column(false))
-    );
-
-    // One snapshot for the rows and the totals.
+    let sets = GroupingSets::of(&requests);
+    let sql = sets.sql();
+    // One snapshot for every grouping, the totals and the vendors' names.
     let mut tx = state.pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
     sqlx::query(ANALYTICS_WORK_MEM).execute(&mut *tx).await?;
-    fn bind<'q>(
-        sql: &'q str,
-        request: &SalesRequest,
-    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        sqlx::query(sql)
-            .bind(request.from)
-            .bind(request.to)
-            .bind(request.districts.clone())
-            .bind(request.category.clone())
-            .bind(request.subtype.clone())
-            .bind(request.vendors.clone())
-    }
-    let found = bind(&rows_sql, &request).fetch_all(&mut *tx).await?;
-    let totals_row = bind(&totals_sql, &request).fetch_one(&mut *tx).await?;
-    let vendor_ids: Vec<Uuid> = if group_by.contains(&Dimension::Vendor) {
+    let found = sqlx::query(&sql)
+        .bind(first.from)
+        .bind(first.to)
+        .bind(first.districts.clone())
+        .bind(first.category.clone())
+        .bind(first.subtype.clone())
+        .bind(first.vendors.clone())
+        .fetch_all(&mut *tx)
+        .await?;
+    let vendor_names = if sets.used.contains(&Dimension::Vendor) {
         let mut ids = BTreeSet::new();
         for row in &found {
-            ids.insert(row.try_get::<Uuid, _>("vendor_id")?);
-        }
-        ids.into_iter().collect()
-    } else {
-        Vec::new()
-    };
-    let vendor_names: HashMap<Uuid, String> = sqlx::query_as::<_, (Uuid, String)>(
-        "SELECT vendor_id, name_th FROM sales_vendors WHERE vendor_id = ANY($1)",
-    )
-    .bind(&vendor_ids)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .collect();
-    tx.commit().await?;
-
-    let mut rows = Vec::with_capacity(found.len());
-    for row in &found {
-        let mut out = SalesRow {
-            orders: row.try_get("orders")?,
-            units: row.try_get("units")?,
-            gross_satang: row.try_get("gross_satang")?,
-            refunds_satang: row.try_get("refunds_satang")?,
-            net_satang: row.try_get("net_satang")?,
-            ..SalesRow::default()
-        };
-        for dimension in group_by {
-            match dimension {
-                Dimension::District => {
-                    let code: String = row.try_get("district_code")?;
-                    let names = reference::district(&code)
-                        .map(|d| (d.name_th.as_str(), d.name_en.as_str()));
-                    (out.district_name_th, out.district_name_en) = named(names);
-                    out.district_code = Some(code);
-                }
-                Dimension::Category => {
-                    let code: String = row.try_get("category_code")?;
-                    let names = reference::category(&code)
-                        .map(|c| (c.name_th.as_str(), c.name_en.as_str()));
-                    (out.category_name_th, out.category_name_en) = named(names);
-                    out.category_code = Some(code);
-                }
-                Dimension::Subtype => {
-                    let code: String = row.try_get("subtype_code")?;
-                    let names =
-                        reference::subtype(&code).map(|s| (s.name_th.as_str(), s.name_en.as_str()));
-                    (out.subtype_name_th, out.subtype_name_en) = named(names);
-                    out.subtype_code = Some(code);
-                }
-                Dimension::Vendor => {
-                    let id: Uuid = row.try_get("vendor_id")?;
-                    out.vendor_name_th = Some(vendor_names.get(&id).cloned());
-                    out.vendor_id = Some(id);
-                }
-                Dimension::Day => out.day = Some(row.try_get("day")?),
-                Dimension::Month => out.month = Some(row.try_get("month")?),
+            if let Some(id) = row.try_get::<Option<Uuid>, _>("vendor_id")? {
+                ids.insert(id);
             }
         }
-        rows.push(out);
-    }
-    let totals = SalesTotals {
-        orders: totals_row.try_get("orders")?,
-        units: totals_row.try_get("units")?,
-        gross_satang: totals_row.try_get("gross_satang")?,
-        refunds_satang: totals_row.try_get("refunds_satang")?,
-        net_satang: totals_row.try_get("net_satang")?,
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        sqlx::query_as::<_, (Uuid, String)>(
+            "SELECT vendor_id, name_th FROM sales_vendors WHERE vendor_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect()
+    } else {
+        HashMap::new()
     };
+    tx.commit().await?;
 
-    Ok(SalesReport {
-        from: request.from,
-        to: request.to,
-        group_by: group_by.iter().map(|d| d.name().to_string()).collect(),
-        rows,
-        totals,
+    let mut reports: Vec<SalesReport> = requests
+        .iter()
+        .map(|request| SalesReport {
+            from: request.from,
+            to: request.to,
+            group_by: request.group_by.iter().map(|d| d.name().to_string()).collect(),
+            rows: Vec::new(),
+            totals: SalesTotals::default(),
+        })
+        .collect();
+    for row in &found {
+        let mask: i32 = row.try_get("grouping_mask")?;
+        for (request, report) in requests.iter().zip(reports.iter_mut()) {
+            if mask == sets.mask_of(&[]) {
+                report.totals = totals_of(row, request.orders_column(false))?;
+            }
+            // No grouping is one row: the totals (as the API has always answered it).
+            if mask == sets.mask_of(&request.group_by) {
+                report.rows.push(sales_row(row, request, &vendor_names)?);
+            }
+        }
+    }
+    Ok(reports)
+}
+
+/// The groupings of one statement: every dimension any of them uses (in `Dimension` order,
+/// which is the order of `GROUPING(...)`'s bits), and each grouping once, the totals' `()`
+/// among them.
+struct GroupingSets {
+    used: Vec<Dimension>,
+    sets: Vec<Vec<Dimension>>,
+}
+
+impl GroupingSets {
+    fn of(requests: &[SalesRequest]) -> GroupingSets {
+        let used: Vec<Dimension> = Dimension::ALL
+            .into_iter()
+            .filter(|d| requests.iter().any(|r| r.group_by.contains(d)))
+            .collect();
+        let mut sets: Vec<Vec<Dimension>> = vec![Vec::new()];
+        for request in requests {
+            if !sets.contains(&request.group_by) {
+                sets.push(request.group_by.clone());
+            }
+        }
+        GroupingSets { used, sets }
+    }
+
+    /// What `GROUPING(used...)` gives for the rows of `set`: a bit per used dimension, the
+    /// first the most significant, set when the dimension is not grouped.
+    fn mask_of(&self, set: &[Dimension]) -> i32 {
+        self.used.iter().fold(0, |mask, dimension| {
+            (mask << 1) | i32::from(!set.contains(dimension))
+        })
+    }
+
+    fn sql(&self) -> String {
+        let grouping_mask = if self.used.is_empty() {
+            "0".to_string()
+        } else {
+            let exprs: Vec<&str> = self.used.iter().map(|d| d.group()).collect();
+            format!("GROUPING({})", exprs.join(", "))
+        };
+        let mut select: Vec<String> = self.used.iter().map(|d| d.select().to_string()).collect();
+        select.push(format!("{grouping_mask} AS grouping_mask"));
+        let sets: Vec<String> = self
+            .sets
+            .iter()
+            .map(|set| {
+                let exprs: Vec<&str> = set.iter().map(|d| d.group()).collect();
+                format!("({})", exprs.join(", "))
+            })
+            .collect();
+        // Each grouping's rows in the order `ORDER BY` its own dimensions gives (as text in
+        // the database's collation, which orders dates, days and ids as their own types do).
+        let longest = self.sets.iter().map(Vec::len).max().unwrap_or(0);
+        let mut order = vec!["grouping_mask".to_string()];
+        for position in 0..longest {
+            let cases: Vec<String> = self
+                .sets
+                .iter()
+                .filter_map(|set| {
+                    set.get(position).map(|d| {
+                        format!("WHEN {} THEN ({})::text", self.mask_of(set), d.group())
+                    })
+                })
+                .collect();
+            order.push(format!("CASE {grouping_mask} {} END", cases.join(" ")));
+        }
+        format!(
+            "SELECT {}, {} FROM sales_facts {SALES_FILTER}
+              GROUP BY GROUPING SETS ({})
+              ORDER BY {}",
+            select.join(", "),
+            MEASURES,
+            sets.join(", "),
+            order.join(", ")
+        )
+    }
+}
+
+/// Every order count a grouping may need (which one is exact depends on the grouping and
+/// the filters: `SalesRequest::orders_column`), and the sums.
+const MEASURES: &str = "coalesce(sum(orders_overall), 0)::bigint AS orders_overall,
+         coalesce(sum(orders_by_category), 0)::bigint AS orders_by_category,
+         coalesce(sum(orders_by_subtype), 0)::bigint AS orders_by_subtype,
+         coalesce(sum(units), 0)::bigint AS units,
+         coalesce(sum(gross_satang), 0)::bigint AS gross_satang,
+         coalesce(sum(refunds_satang), 0)::bigint AS refunds_satang,
+         coalesce(sum(net_satang), 0)::bigint AS net_satang";
+
+fn totals_of(row: &sqlx::postgres::PgRow, orders_column: &str) -> Result<SalesTotals, AppError> {
+    Ok(SalesTotals {
+        orders: row.try_get(orders_column)?,
+        units: row.try_get("units")?,
+        gross_satang: row.try_get("gross_satang")?,
+        refunds_satang: row.try_get("refunds_satang")?,
+        net_satang: row.try_get("net_satang")?,
     })
+}
+
+fn sales_row(
+    row: &sqlx::postgres::PgRow,
+    request: &SalesRequest,
+    vendor_names: &HashMap<Uuid, String>,
+) -> Result<SalesRow, AppError> {
+    let mut out = SalesRow {
+        orders: row.try_get(request.orders_column(true))?,
+        units: row.try_get("units")?,
+        gross_satang: row.try_get("gross_satang")?,
+        refunds_satang: row.try_get("refunds_satang")?,
+        net_satang: row.try_get("net_satang")?,
+        ..SalesRow::default()
+    };
+    for dimension in &request.group_by {
+        match dimension {
+            Dimension::District => {
+                let code: String = row.try_get("district_code")?;
+                let names =
+                    reference::district(&code).map(|d| (d.name_th.as_str(), d.name_en.as_str()));
+                (out.district_name_th, out.district_name_en) = named(names);
+                out.district_code = Some(code);
+            }
+            Dimension::Category => {
+                let code: String = row.try_get("category_code")?;
+                let names =
+                    reference::category(&code).map(|c| (c.name_th.as_str(), c.name_en.as_str()));
+                (out.category_name_th, out.category_name_en) = named(names);
+                out.category_code = Some(code);
+            }
+            Dimension::Subtype => {
+                let code: String = row.try_get("subtype_code")?;
+                let names =
+                    reference::subtype(&code).map(|s| (s.name_th.as_str(), s.name_en.as_str()));
+                (out.subtype_name_th, out.subtype_name_en) = named(names);
+                out.subtype_code = Some(code);
+            }
+            Dimension::Vendor => {
+                let id: Uuid = row.try_get("vendor_id")?;
+                out.vendor_name_th = Some(vendor_names.get(&id).cloned());
+                out.vendor_id = Some(id);
+            }
+            Dimension::Day => out.day = Some(row.try_get("day")?),
+            Dimension::Month => out.month = Some(row.try_get("month")?),
+        }
+    }
+    Ok(out)
 }
 
 /// The report's rows as CSV: the grouped dimensions' columns (codes and names), then the

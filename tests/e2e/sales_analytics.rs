@@ -568,6 +568,13 @@ async fn check_sales(
         .map(|row| (row_key(row, group_by), sums_of(row)))
         .collect();
     assert_eq!(got.len(), rows.len(), "{path}: one row per group");
+    // Rows come in the order of their columns as asked (the test databases collate as C,
+    // so byte order is the database's order).
+    let keys: Vec<Vec<String>> = rows.iter().map(|row| row_key(row, group_by)).collect();
+    assert!(
+        keys.windows(2).all(|pair| pair[0] < pair[1]),
+        "{path}: rows in order: {keys:?}"
+    );
     if group_by.is_empty() {
         assert_eq!(rows.len(), 1, "{path}");
     } else {
@@ -649,6 +656,38 @@ async fn sales_reconcile_with_the_log_for_every_grouping() {
 
     for group_by in groupings() {
         check_sales(&app, &contributions, &group_by, "", |_| true, head).await;
+    }
+    // Every grouping at once, in one statement (what the dashboard draws from): each report
+    // is the one the API gives for that grouping alone, with and without a filter.
+    for filter in [None, Some("3202,3216")] {
+        let all: Vec<String> = groupings().iter().map(|g| g.join(",")).collect();
+        let asked: Vec<&str> = all.iter().map(String::as_str).collect();
+        let query = otop_app::analytics::SalesQuery {
+            district: filter.map(str::to_string),
+            min_position: Some(head),
+            ..Default::default()
+        };
+        let reports = otop_app::analytics::sales_grouped_many(
+            app.state(),
+            &Actor::new("analyst-1", Role::Analyst),
+            &query,
+            &asked,
+        )
+        .await
+        .expect("every grouping at once");
+        assert_eq!(reports.len(), asked.len());
+        for (grouping, report) in asked.iter().zip(&reports) {
+            let district = filter.map(|d| format!("&district={d}")).unwrap_or_default();
+            let path = format!(
+                "/v1/analytics/sales?group_by={grouping}{district}&min_position={head}"
+            );
+            let alone = app.get(&path, Some(&analyst(&app))).await;
+            assert_eq!(
+                serde_json::to_value(report).expect("json"),
+                alone.body,
+                "{path}"
+            );
+        }
     }
     // Filters: order-level (district, vendor) and line-level (category, sub-type).
     let vendor = listings[3].1;

@@ -10,8 +10,8 @@
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use otop_app::analytics::{SalesQuery, SalesReport, SalesRow, TopListingsQuery};
-use otop_app::{AppError, AppState};
+use otop_app::analytics::{SalesQuery, SalesRow, TopListingsQuery};
+use otop_app::AppState;
 use otop_domain::Actor;
 
 use super::{csv_download, html, query_escape};
@@ -262,19 +262,6 @@ fn require_signed_in(visitor: &Visitor) -> Result<&Actor, PageError> {
     visitor.require_actor("/analytics")
 }
 
-async fn grouped(
-    state: &AppState,
-    actor: &Actor,
-    query: &SalesQuery,
-    group_by: &str,
-) -> Result<SalesReport, AppError> {
-    let query = SalesQuery {
-        group_by: Some(group_by.to_string()),
-        ..query.clone()
-    };
-    otop_app::analytics::sales(state, actor, &query).await
-}
-
 pub async fn dashboard(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -288,22 +275,26 @@ pub async fn dashboard(
         .group_by
         .clone()
         .unwrap_or_else(|| DEFAULT_GROUP_BY.to_string());
-    // The main table first: it checks the role and every parameter, as the API does.
-    let main = grouped(&state, &actor, &query, &group_by).await?;
-    let by_district = grouped(&state, &actor, &query, "district").await?;
-    let by_month_category = grouped(&state, &actor, &query, "month,category").await?;
-    let by_month = grouped(&state, &actor, &query, "month").await?;
-    let top = otop_app::analytics::top_listings(
-        &state,
-        &actor,
-        &TopListingsQuery {
-            from: query.from.clone(),
-            to: query.to.clone(),
-            vendor: query.vendor.clone(),
-            ..TopListingsQuery::default()
-        },
-    )
-    .await?;
+    // The main table and the three charts' groupings in one scan of the facts (it checks
+    // the role and every parameter, as the API does), and the top listings beside it on a
+    // connection of their own.
+    let groupings = [group_by.as_str(), "district", "month,category", "month"];
+    let top_query = TopListingsQuery {
+        from: query.from.clone(),
+        to: query.to.clone(),
+        vendor: query.vendor.clone(),
+        ..TopListingsQuery::default()
+    };
+    let (reports, top) = tokio::try_join!(
+        otop_app::analytics::sales_grouped_many(&state, &actor, &query, &groupings),
+        otop_app::analytics::top_listings(&state, &actor, &top_query),
+    )?;
+    let mut reports = reports.into_iter();
+    let (Some(main), Some(by_district), Some(by_month_category), Some(by_month)) =
+        (reports.next(), reports.next(), reports.next(), reports.next())
+    else {
+        return Err(PageError::internal("a grouping of the dashboard is missing"));
+    };
 
     let mut charts = Vec::new();
     // By district, largest first.
