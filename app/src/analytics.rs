@@ -388,7 +388,6 @@ const SALES_FILTER: &str = "WHERE ($1::date IS NULL OR day >= $1)
       AND ($5::text IS NULL OR subtype_code = $5)
       AND ($6::uuid[] IS NULL OR vendor_id = ANY($6))";
 
-
 /// A grouped code's Thai and English names: present (null when unknown).
 type Names = (Option<Option<String>>, Option<Option<String>>);
 
@@ -481,7 +480,11 @@ pub async fn sales_grouped_many(
         .map(|request| SalesReport {
             from: request.from,
             to: request.to,
-            group_by: request.group_by.iter().map(|d| d.name().to_string()).collect(),
+            group_by: request
+                .group_by
+                .iter()
+                .map(|d| d.name().to_string())
+                .collect(),
             rows: Vec::new(),
             totals: SalesTotals::default(),
         })
@@ -558,9 +561,8 @@ impl GroupingSets {
                 .sets
                 .iter()
                 .filter_map(|set| {
-                    set.get(position).map(|d| {
-                        format!("WHEN {} THEN ({})::text", self.mask_of(set), d.group())
-                    })
+                    set.get(position)
+                        .map(|d| format!("WHEN {} THEN ({})::text", self.mask_of(set), d.group()))
                 })
                 .collect();
             order.push(format!("CASE {grouping_mask} {} END", cases.join(" ")));

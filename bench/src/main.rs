@@ -68,6 +68,18 @@ enum Command {
         #[arg(long, env = "OTOP_BIN")]
         otop: Option<std::path::PathBuf>,
     },
+    /// Analytics alone: the sales query, the top listings and the analysts' dashboard through
+    /// HTTP over `paid_orders` paid orders (what the suite's analytics section measures).
+    Analytics {
+        #[arg(long, default_value_t = 1_000_000)]
+        paid_orders: usize,
+        #[arg(long, default_value_t = 100_000)]
+        listings: usize,
+        #[arg(long, default_value_t = 100)]
+        repeats: usize,
+        #[arg(long, env = "OTOP_BIN")]
+        otop: Option<std::path::PathBuf>,
+    },
     /// Checkouts per second through HTTP beside the bare postgres-es append rate, and on a
     /// listing with 10,000 past orders beside a fresh one.
     Checkout {
@@ -136,6 +148,20 @@ async fn main() -> anyhow::Result<()> {
                 markdown: output.markdown,
                 json: output.json,
             }
+        }
+        Command::Analytics {
+            paid_orders,
+            listings,
+            repeats,
+            otop,
+        } => {
+            let otop = match otop {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("otop"),
+            };
+            let (json, markdown) =
+                suite::analytics_only(&cli.server, listings, paid_orders, repeats, &otop).await?;
+            Report { markdown, json }
         }
         Command::ReadSide { events, seconds } => read_side(&cli.server, events, seconds).await?,
         Command::Checkout {

@@ -142,6 +142,9 @@ pub const REQUIRED_FIGURES: &[&str] = &[
     "/analytics/paid_orders",
     "/analytics/sales_by_district_category_month_ms/p50",
     "/analytics/sales_by_district_category_month_ms/p99",
+    "/analytics/dashboard_ms/p50",
+    "/analytics/dashboard_ms/p99",
+    "/analytics/dashboard_of_sales_query_p99",
     "/memory/api_peak_rss_mib",
 ];
 
@@ -760,6 +763,17 @@ impl ApiProcess {
         index_dir: &Path,
         meili: Option<&str>,
     ) -> anyhow::Result<ApiProcess> {
+        Self::start_with(otop, database_url, index_dir, meili, true).await
+    }
+
+    /// `projections`: whether the process runs the projection runners and the search feed.
+    async fn start_with(
+        otop: &Path,
+        database_url: &str,
+        index_dir: &Path,
+        meili: Option<&str>,
+        projections: bool,
+    ) -> anyhow::Result<ApiProcess> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -773,8 +787,11 @@ impl ApiProcess {
                 .map_err(|error| anyhow::anyhow!("seal key: {error}"))?;
         }
         let mut command = std::process::Command::new(otop);
+        // `--demo` only for its development sign-in, through which the benchmark opens the
+        // staff's pages: the store is not empty, so nothing is seeded, and the secrets are set.
         command
             .arg("serve")
+            .arg("--demo")
             .env("OTOP_BIND", format!("127.0.0.1:{port}"))
             .env("DATABASE_URL", database_url)
             .env("OTOP_JWT_SECRET", JWT_SECRET)
@@ -788,6 +805,10 @@ impl ApiProcess {
             .env("OTOP_MAX_UNPAID_CHECKOUTS_PER_SHOPPER", "0")
             .env("OTOP_INDEX_DIR", index_dir)
             .env("RUST_LOG", "warn")
+            .env(
+                "OTOP_RUN_PROJECTIONS",
+                if projections { "true" } else { "false" },
+            )
             .env_remove("MEILI_URL")
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -1309,7 +1330,84 @@ async fn freshness(
     })
 }
 
-/// A year's sales by district x category x month, and the top listings, as an analyst.
+/// The analytics section alone, on a log of `paid_orders` paid orders over `listings`
+/// listings: the sales query, the top listings and the dashboard, through the API process
+/// (its projections off, so nothing else runs beside the measured requests).
+pub async fn analytics_only(
+    server: &str,
+    listings: usize,
+    paid_orders: usize,
+    repeats: usize,
+    otop: &Path,
+) -> anyhow::Result<(Value, String)> {
+    anyhow::ensure!(
+        otop.is_file(),
+        "the API binary {} is missing",
+        otop.display()
+    );
+    let db = BenchDatabase::create(server).await?;
+    let index_dir = std::env::temp_dir().join(format!("{}-index", db.name));
+    let outcome = async {
+        let pool = &db.pool;
+        let started = Instant::now();
+        progress(started, "writing the catalog and the paid orders");
+        let mut writer = BulkWriter::new(pool.clone());
+        let catalog = bulk::catalog(&mut writer, listings, 2026).await?;
+        let orders =
+            bulk::paid_orders(&mut writer, &catalog, 0, paid_orders, paid_orders, 7).await?;
+        progress(started, "projections catching up");
+        catch_up(pool).await?;
+        progress(started, "starting the API process");
+        let api = ApiProcess::start_with(otop, &db.url, &index_dir, None, false).await?;
+        let scale = Scale {
+            paid_orders,
+            repeats,
+            ..Scale::SMOKE
+        };
+        progress(started, "measuring");
+        let section = analytics(&api.client, scale, &orders).await;
+        api.stop().await;
+        let section = section?;
+        Ok::<_, anyhow::Error>((json!({ "analytics": section.json }), section.markdown))
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&index_dir);
+    db.drop_database().await?;
+    outcome
+}
+
+/// A signed-in session on the pages (the development sign-in of `serve --demo`): a client
+/// that keeps its cookie.
+async fn signed_in_pages(base: &str, role: &str, subject: &str) -> anyhow::Result<reqwest::Client> {
+    let pages = reqwest::Client::builder().cookie_store(true).build()?;
+    let form = pages
+        .get(format!("{base}/sign-in"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let csrf = form
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .context("the sign-in page has no CSRF token")?
+        .to_string();
+    let signed = pages
+        .post(format!("{base}/sign-in/dev"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("role", role),
+            ("subject", subject),
+            ("next", "/"),
+        ])
+        .send()
+        .await?;
+    anyhow::ensure!(signed.status().is_success(), "sign-in: {}", signed.status());
+    Ok(pages)
+}
+
+/// A year's sales by district x category x month, and the top listings, as an analyst; and
+/// the analysts' dashboard (`/analytics`) drawn for the same year, beside them.
 async fn analytics(
     client: &Client,
     scale: Scale,
@@ -1319,10 +1417,25 @@ async fn analytics(
     let sales =
         "/v1/analytics/sales?from=2026-01-01&to=2026-12-31&group_by=district,category,month";
     let top = "/v1/analytics/top-listings?from=2026-01-01&to=2026-12-31";
+    let dashboard = "/analytics?from=2026-01-01&to=2026-12-31&group_by=district,category,month";
+    let pages = signed_in_pages(client.base(), "analyst", "bench-analyst").await?;
     let mut sales_times = Vec::new();
     let mut top_times = Vec::new();
+    let mut dashboard_times = Vec::new();
     let mut first: Option<Value> = None;
     for _ in 0..scale.repeats {
+        let started = Instant::now();
+        let page = pages
+            .get(format!("{}{dashboard}", client.base()))
+            .send()
+            .await?;
+        let status = page.status();
+        let html = page.text().await?;
+        dashboard_times.push(started.elapsed());
+        anyhow::ensure!(
+            status.is_success() && html.contains("<svg"),
+            "dashboard: {status}"
+        );
         let started = Instant::now();
         let (status, body) = client.get(sales, Some(&token)).await?;
         sales_times.push(started.elapsed());
@@ -1351,6 +1464,9 @@ async fn analytics(
     );
     let sales = p50_p99_ms(&mut sales_times);
     let top = p50_p99_ms(&mut top_times);
+    let shown = p50_p99_ms(&mut dashboard_times);
+    let of_sales = shown.1 / sales.1;
+    let of_both = shown.1 / (sales.1 + top.1);
     Ok(Section {
         json: json!({
             "paid_orders": scale.paid_orders,
@@ -1358,12 +1474,18 @@ async fn analytics(
             "reconciled_with_log": reconciles,
             "sales_by_district_category_month_ms": {"p50": sales.0, "p99": sales.1},
             "top_listings_ms": {"p50": top.0, "p99": top.1},
+            "dashboard_ms": {"p50": shown.0, "p99": shown.1},
+            "dashboard_of_sales_query_p99": of_sales,
+            "dashboard_of_sales_and_top_queries_p99": of_both,
         }),
         markdown: format!(
             "## Analytics over {} paid orders\n\n\
              | query ({} runs, through HTTP) | p50 | p99 |\n|---|---|---|\n\
              | 2026 sales by district x category x month ({rows} rows) | {:.1} ms | {:.1} ms |\n\
-             | 2026 top listings | {:.1} ms | {:.1} ms |\n\n\
+             | 2026 top listings | {:.1} ms | {:.1} ms |\n\
+             | the dashboard `/analytics` for 2026 (table, four charts, top listings) | {:.1} ms | {:.1} ms |\n\n\
+             The dashboard's p99 is {of_sales:.2}x the sales query's and {of_both:.2}x the sales \
+             and top-listings queries' together (target: 1.2x the sales query).\n\n\
              The totals equal the sums of the orders written: {} orders, {} units, {} satang.\n",
             scale.paid_orders,
             scale.repeats,
@@ -1371,6 +1493,8 @@ async fn analytics(
             sales.1,
             top.0,
             top.1,
+            shown.0,
+            shown.1,
             scale.paid_orders,
             orders.units,
             orders.gross_satang

@@ -2,10 +2,8 @@
 //! here from `tests/oidc/`): in Chromium, a shopper leaves for the provider, signs in there,
 //! and comes back signed in; a callback whose `state` is not the session's signs nobody in.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use otop_e2e::browser::{self, Browser};
+use otop_e2e::node_fixture::{self, free_port, NodeFixture};
 use otop_e2e::web::WebVisitor;
 use otop_e2e::TestApp;
 use reqwest::StatusCode;
@@ -13,87 +11,32 @@ use reqwest::StatusCode;
 const CLIENT_ID: &str = "otop-e2e";
 const CLIENT_SECRET: &str = "otop-e2e-client-secret";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn fixture_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc")
-}
-
 /// Whether the provider can run here: `npm ci` in tests/oidc (`.ci/run` does it and sets
 /// `OTOP_REQUIRE_OIDC_PROVIDER=1`, so there its absence fails instead of skipping).
 fn provider_available() -> bool {
-    let present = fixture_dir().join("node_modules/oidc-provider").exists();
-    if !present {
-        assert!(
-            std::env::var("OTOP_REQUIRE_OIDC_PROVIDER").is_err(),
-            "OTOP_REQUIRE_OIDC_PROVIDER is set but tests/oidc has no node_modules (npm ci)"
-        );
-        eprintln!(
-            "skipped: run `npm ci` in tests/oidc to install the test OpenID Connect provider"
-        );
-    }
-    present
+    node_fixture::installed("oidc", "oidc-provider", "OTOP_REQUIRE_OIDC_PROVIDER")
 }
 
-struct Provider {
-    child: Child,
-    issuer: String,
-}
-
-impl Provider {
-    fn start(redirect_uri: &str) -> Provider {
-        let port = free_port();
-        let mut child = Command::new("node")
-            .arg("provider.mjs")
-            .current_dir(fixture_dir())
-            .env("OIDC_PORT", port.to_string())
-            .env("OIDC_CLIENT_ID", CLIENT_ID)
-            .env("OIDC_CLIENT_SECRET", CLIENT_SECRET)
-            .env("OIDC_REDIRECT_URI", redirect_uri)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start node tests/oidc/provider.mjs");
-        let stdout = child.stdout.take().expect("its stdout");
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        reader
-            .read_line(&mut line)
-            .expect("read the provider's first line");
-        // Keep reading what it prints: a closed pipe would end the provider at its next line.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-                sink.clear();
-            }
-        });
-        let issuer = line
-            .trim()
-            .strip_prefix("ready ")
-            .unwrap_or_else(|| panic!("the provider did not start: {line:?}"))
-            .to_string();
-        Provider { child, issuer }
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The provider (`tests/oidc/provider.mjs`); its address is the issuer.
+fn start_provider(redirect_uri: &str) -> NodeFixture {
+    NodeFixture::start(
+        "oidc",
+        "provider.mjs",
+        &[
+            ("OIDC_PORT", free_port().to_string()),
+            ("OIDC_CLIENT_ID", CLIENT_ID.to_string()),
+            ("OIDC_CLIENT_SECRET", CLIENT_SECRET.to_string()),
+            ("OIDC_REDIRECT_URI", redirect_uri.to_string()),
+        ],
+    )
 }
 
 /// The app and the provider, each knowing the other's address.
-async fn app_with_provider() -> (TestApp, Provider) {
+async fn app_with_provider() -> (TestApp, NodeFixture) {
     let port = free_port();
     let public_url = format!("http://127.0.0.1:{port}");
-    let provider = Provider::start(&format!("{public_url}/sign-in/oidc/callback"));
-    let issuer = provider.issuer.clone();
+    let provider = start_provider(&format!("{public_url}/sign-in/oidc/callback"));
+    let issuer = provider.address.clone();
     let app = TestApp::spawn_with(|config| {
         config.bind = format!("127.0.0.1:{port}").parse().expect("an address");
         config.public_url = public_url.clone();
@@ -173,7 +116,7 @@ async fn a_callback_with_another_state_signs_nobody_in() {
         .and_then(|v| v.to_str().ok())
         .expect("to the provider")
         .to_string();
-    assert!(location.starts_with(&provider.issuer), "{location}");
+    assert!(location.starts_with(&provider.address), "{location}");
     assert!(
         location.contains("code_challenge_method=S256"),
         "PKCE: {location}"

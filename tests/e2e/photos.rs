@@ -9,10 +9,8 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageBuffer, ImageFormat, Rgb};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use otop_api::photos::{BucketConfig, PhotoStorage};
+use otop_e2e::node_fixture::{self, NodeFixture};
 use otop_e2e::web::WebVisitor;
 use otop_e2e::TestApp;
 use reqwest::multipart::{Form, Part};
@@ -635,69 +633,24 @@ async fn the_desk_pages_through_every_vendor_and_filters_by_status() {
     app.cleanup().await;
 }
 
-fn s3_fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("s3")
-}
-
 /// Whether the S3-compatible server can run here: `npm ci` in tests/s3 (`.ci/run` does it
 /// and sets `OTOP_REQUIRE_S3=1`, so there its absence fails instead of skipping).
 fn s3_available() -> bool {
-    let present = s3_fixture_dir().join("node_modules/s3rver").exists();
-    if !present {
-        assert!(
-            std::env::var("OTOP_REQUIRE_S3").is_err(),
-            "OTOP_REQUIRE_S3 is set but tests/s3 has no node_modules (npm ci --prefix tests/s3)"
-        );
-        eprintln!("skipped: run `npm ci --prefix tests/s3` to install the test S3 server");
-    }
-    present
+    node_fixture::installed("s3", "s3rver", "OTOP_REQUIRE_S3")
 }
 
-/// s3rver on a free port, keeping its objects in `dir`, with the bucket `bucket` made.
-struct S3Server {
-    child: Child,
-    endpoint: String,
-}
-
-impl S3Server {
-    fn start(dir: &Path, bucket: &str) -> S3Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(s3_fixture_dir())
-            .env("S3_PORT", port.to_string())
-            .env("S3_DIR", dir)
-            .env("S3_BUCKET", bucket)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start node tests/s3/server.mjs");
-        let mut reader = BufReader::new(child.stdout.take().expect("its stdout"));
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("its first line");
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-                sink.clear();
-            }
-        });
-        let endpoint = line
-            .trim()
-            .strip_prefix("ready ")
-            .unwrap_or_else(|| panic!("the S3 server did not start: {line:?}"))
-            .to_string();
-        S3Server { child, endpoint }
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// s3rver (`tests/s3/server.mjs`) keeping its objects in `dir`, with `bucket` made; its
+/// address is the endpoint.
+fn start_s3(dir: &Path, bucket: &str) -> NodeFixture {
+    NodeFixture::start(
+        "s3",
+        "server.mjs",
+        &[
+            ("S3_PORT", node_fixture::free_port().to_string()),
+            ("S3_DIR", dir.to_string_lossy().to_string()),
+            ("S3_BUCKET", bucket.to_string()),
+        ],
+    )
 }
 
 /// `OTOP_PHOTO_BUCKET`: the photos go to an S3-compatible bucket (s3rver, over its real
@@ -708,8 +661,8 @@ async fn photos_are_kept_in_an_s3_compatible_bucket_by_configuration() {
         return;
     }
     let s3_dir = tempfile::tempdir().expect("a directory for the S3 server");
-    let server = S3Server::start(s3_dir.path(), "otop-photos-test");
-    let endpoint = server.endpoint.clone();
+    let server = start_s3(s3_dir.path(), "otop-photos-test");
+    let endpoint = server.address.clone();
     let app = TestApp::spawn_with(|config| {
         config.photos = PhotoStorage::Bucket(BucketConfig {
             endpoint: Some(endpoint),

@@ -678,9 +678,8 @@ async fn sales_reconcile_with_the_log_for_every_grouping() {
         assert_eq!(reports.len(), asked.len());
         for (grouping, report) in asked.iter().zip(&reports) {
             let district = filter.map(|d| format!("&district={d}")).unwrap_or_default();
-            let path = format!(
-                "/v1/analytics/sales?group_by={grouping}{district}&min_position={head}"
-            );
+            let path =
+                format!("/v1/analytics/sales?group_by={grouping}{district}&min_position={head}");
             let alone = app.get(&path, Some(&analyst(&app))).await;
             assert_eq!(
                 serde_json::to_value(report).expect("json"),

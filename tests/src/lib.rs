@@ -5,6 +5,7 @@
 //! only its host, port and user are used, the database name is made per test.
 
 pub mod browser;
+pub mod node_fixture;
 pub mod web;
 
 use std::str::FromStr;

@@ -290,10 +290,15 @@ pub async fn dashboard(
         otop_app::analytics::top_listings(&state, &actor, &top_query),
     )?;
     let mut reports = reports.into_iter();
-    let (Some(main), Some(by_district), Some(by_month_category), Some(by_month)) =
-        (reports.next(), reports.next(), reports.next(), reports.next())
-    else {
-        return Err(PageError::internal("a grouping of the dashboard is missing"));
+    let (Some(main), Some(by_district), Some(by_month_category), Some(by_month)) = (
+        reports.next(),
+        reports.next(),
+        reports.next(),
+        reports.next(),
+    ) else {
+        return Err(PageError::internal(
+            "a grouping of the dashboard is missing",
+        ));
     };
 
     let mut charts = Vec::new();
