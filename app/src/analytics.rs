@@ -481,57 +481,12 @@ pub async fn sales(
     .collect();
     tx.commit().await?;
 
-    let mut rows = Vec::with_capacity(found.len());
-    for row in &found {
-        let mut out = SalesRow {
-            orders: row.try_get("orders")?,
-            units: row.try_get("units")?,
-            gross_satang: row.try_get("gross_satang")?,
-            refunds_satang: row.try_get("refunds_satang")?,
-            net_satang: row.try_get("net_satang")?,
-            ..SalesRow::default()
-        };
-        for dimension in group_by {
-            match dimension {
-                Dimension::District => {
-                    let code: String = row.try_get("district_code")?;
-                    let names = reference::district(&code)
-                        .map(|d| (d.name_th.as_str(), d.name_en.as_str()));
-                    (out.district_name_th, out.district_name_en) = named(names);
-                    out.district_code = Some(code);
-                }
-                Dimension::Category => {
-                    let code: String = row.try_get("category_code")?;
-                    let names = reference::category(&code)
-                        .map(|c| (c.name_th.as_str(), c.name_en.as_str()));
-                    (out.category_name_th, out.category_name_en) = named(names);
-                    out.category_code = Some(code);
-                }
-                Dimension::Subtype => {
-                    let code: String = row.try_get("subtype_code")?;
-                    let names =
-                        reference::subtype(&code).map(|s| (s.name_th.as_str(), s.name_en.as_str()));
-                    (out.subtype_name_th, out.subtype_name_en) = named(names);
-                    out.subtype_code = Some(code);
-                }
-                Dimension::Vendor => {
-                    let id: Uuid = row.try_get("vendor_id")?;
-                    out.vendor_name_th = Some(vendor_names.get(&id).cloned());
-                    out.vendor_id = Some(id);
-                }
-                Dimension::Day => out.day = Some(row.try_get("day")?),
-                Dimension::Month => out.month = Some(row.try_get("month")?),
-            }
-        }
-        rows.push(out);
-    }
-    let totals = SalesTotals {
-        orders: totals_row.try_get("orders")?,
-        units: totals_row.try_get("units")?,
-        gross_satang: totals_row.try_get("gross_satang")?,
-        refunds_satang: totals_row.try_get("refunds_satang")?,
-        net_satang: totals_row.try_get("net_satang")?,
-    };
+    // The measures are aliased `orders` (the count exact for this grouping) and the sums.
+    let rows = found
+        .iter()
+        .map(|row| sales_row(row, &request, "orders", &vendor_names))
+        .collect::<Result<Vec<_>, _>>()?;
+    let totals = totals_of(&totals_row, "orders")?;
 
     Ok(SalesReport {
         from: request.from,
@@ -626,7 +581,10 @@ pub async fn sales_grouped_many(
             }
             // No grouping is one row: the totals (as the API has always answered it).
             if mask == sets.mask_of(&request.group_by) {
-                report.rows.push(sales_row(row, request, &vendor_names)?);
+                let orders = request.orders_column(true);
+                report
+                    .rows
+                    .push(sales_row(row, request, orders, &vendor_names)?);
             }
         }
     }
@@ -728,13 +686,16 @@ fn totals_of(row: &sqlx::postgres::PgRow, orders_column: &str) -> Result<SalesTo
     })
 }
 
+/// One row of `request`'s grouping; `orders_column` names the column holding its exact
+/// order count.
 fn sales_row(
     row: &sqlx::postgres::PgRow,
     request: &SalesRequest,
+    orders_column: &str,
     vendor_names: &HashMap<Uuid, String>,
 ) -> Result<SalesRow, AppError> {
     let mut out = SalesRow {
-        orders: row.try_get(request.orders_column(true))?,
+        orders: row.try_get(orders_column)?,
         units: row.try_get("units")?,
         gross_satang: row.try_get("gross_satang")?,
         refunds_satang: row.try_get("refunds_satang")?,
