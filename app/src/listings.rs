@@ -85,7 +85,12 @@ pub struct CatalogListingView {
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct CatalogRow {
+    /// The listing's aggregate state, but for its stock (kept at zero there).
     pub state: sqlx::types::Json<Listing>,
+    /// The stock, from the columns stock events update on their own (projection `catalog`).
+    pub available_stock: i64,
+    pub reserved_stock: i64,
+    pub units_sold: i64,
     pub vendor_status: Option<String>,
     pub district_code: Option<String>,
     pub vendor_name_th: Option<String>,
@@ -98,9 +103,15 @@ pub fn catalog_view(row: &CatalogRow) -> Option<(CatalogListingView, bool)> {
     let state = row.state.0.state()?;
     let publicly_visible = state.status == ListingStatus::Published
         && row.vendor_status.as_deref() == Some("approved");
+    let listing = ListingView {
+        available_stock: u32::try_from(row.available_stock).unwrap_or_default(),
+        reserved_stock: u64::try_from(row.reserved_stock).unwrap_or_default(),
+        units_sold: u64::try_from(row.units_sold).unwrap_or_default(),
+        ..ListingView::from(state)
+    };
     Some((
         CatalogListingView {
-            listing: ListingView::from(state),
+            listing,
             district_code: row.district_code.clone(),
             vendor_name_th: row.vendor_name_th.clone(),
             created_at: row.created_at,
@@ -110,8 +121,8 @@ pub fn catalog_view(row: &CatalogRow) -> Option<(CatalogListingView, bool)> {
     ))
 }
 
-pub const CATALOG_SELECT: &str =
-    "SELECT state, vendor_status, district_code, vendor_name_th, created_at, published_at";
+pub const CATALOG_SELECT: &str = "SELECT state, available_stock, reserved_stock, units_sold,
+        vendor_status, district_code, vendor_name_th, created_at, published_at";
 
 /// One listing: public once published (and its vendor approved); its owner and admins see it
 /// in every status. Anyone else: not found.

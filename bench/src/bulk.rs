@@ -282,13 +282,53 @@ pub async fn paid_orders(
     total: usize,
     seed: u64,
 ) -> anyhow::Result<OrdersWritten> {
+    paid_orders_over(
+        writer,
+        catalog,
+        first,
+        count,
+        total,
+        seed,
+        Period::bangkok_2026()?,
+    )
+    .await
+}
+
+/// When bulk orders are placed: spread evenly from `start` over `seconds`.
+#[derive(Debug, Clone, Copy)]
+pub struct Period {
+    pub start: DateTime<Utc>,
+    pub seconds: i64,
+}
+
+impl Period {
+    /// The Bangkok year 2026 (less ten minutes, so every payment falls inside it).
+    pub fn bangkok_2026() -> anyhow::Result<Period> {
+        let start = Utc
+            .with_ymd_and_hms(2025, 12, 31, 17, 0, 0)
+            .single()
+            .ok_or_else(|| anyhow::anyhow!("bad start date"))?;
+        Ok(Period {
+            start,
+            seconds: 365 * 24 * 3600 - 600,
+        })
+    }
+}
+
+/// [`paid_orders`] over another period than 2026.
+pub async fn paid_orders_over(
+    writer: &mut BulkWriter,
+    catalog: &BulkCatalog,
+    first: usize,
+    count: usize,
+    total: usize,
+    seed: u64,
+    period: Period,
+) -> anyhow::Result<OrdersWritten> {
     anyhow::ensure!(!catalog.listings.is_empty(), "no listings to order");
     let mut rng = Rng::new(seed);
-    let year_start = Utc
-        .with_ymd_and_hms(2025, 12, 31, 17, 0, 0)
-        .single()
-        .ok_or_else(|| anyhow::anyhow!("bad start date"))?;
-    let year_seconds = 365 * 24 * 3600 - 600;
+    let year_start = period.start;
+    let year_seconds = period.seconds;
     let system = Actor::system();
     let phone = field(Phone::parse("phone", "0812345678"))?;
     let mut written = OrdersWritten::default();

@@ -128,6 +128,12 @@ impl ProjectionKind {
                 ("sales_vendors", "vendor_id"),
                 ("sales_listings", "listing_id"),
                 ("sales_orders", "order_id"),
+                (
+                    "sales_month_facts",
+                    "month, district_code, category_code, subtype_code",
+                ),
+                ("sales_listing_month_facts", "month, listing_id"),
+                ("sales_listing_year_facts", "year, listing_id"),
             ],
         }
     }

@@ -5,6 +5,7 @@
 mod append_only;
 mod audit;
 mod browser;
+mod catalog_stock;
 mod checkout;
 mod error_classes;
 mod hostile_input;

@@ -608,6 +608,46 @@ async fn check_sales(
     }
 }
 
+/// The top listings, by units and by revenue, against the sums of the contributions `keep`
+/// keeps (`filter`: the query's own filters, as `&from=...`).
+async fn check_top_listings(
+    app: &TestApp,
+    contributions: &[Contribution],
+    filter: &str,
+    keep: impl Fn(&Contribution) -> bool,
+    min_position: i64,
+) {
+    let per_listing = expected_sums(contributions.iter().filter(|c| keep(c)), |c| {
+        vec![c.listing.to_string()]
+    });
+    for (by, limit) in [("units", 5usize), ("revenue", 12)] {
+        let path = format!(
+            "/v1/analytics/top-listings?by={by}&limit={limit}{filter}&min_position={min_position}"
+        );
+        let reply = app.get(&path, Some(&analyst(app))).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {reply:?}");
+        let mut expected: Vec<(&Vec<String>, &Sums)> = per_listing.iter().collect();
+        expected.sort_by(|a, b| {
+            let (x, y) = (a.1, b.1);
+            let primary = if by == "units" {
+                (y.units, y.net).cmp(&(x.units, x.net))
+            } else {
+                (y.net, y.units).cmp(&(x.net, x.units))
+            };
+            primary.then(a.0.cmp(b.0))
+        });
+        expected.truncate(limit);
+        let rows = reply.body["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), expected.len(), "{path}: {reply:?}");
+        for (rank, (row, (listing, sums))) in rows.iter().zip(&expected).enumerate() {
+            assert_eq!(row["rank"], rank as i64 + 1);
+            assert_eq!(row["listing_id"], listing[0].as_str(), "{path} rank {rank}");
+            assert_eq!(sums_of(row), **sums, "{path} {row}");
+            assert!(row["title_th"].is_string());
+        }
+    }
+}
+
 /// Which contributions a filter keeps.
 type Keep = Box<dyn Fn(&Contribution) -> bool>;
 
@@ -784,35 +824,7 @@ async fn sales_reconcile_with_the_log_for_every_grouping() {
     assert_eq!(csv_net, json_rows.body["totals"]["net_satang"]);
 
     // Top listings, by units and by revenue.
-    let per_listing = expected_sums(contributions.iter(), |c| vec![c.listing.to_string()]);
-    for (by, limit) in [("units", 5usize), ("revenue", 12)] {
-        let reply = app
-            .get(
-                &format!("/v1/analytics/top-listings?by={by}&limit={limit}&min_position={head}"),
-                Some(&analyst(&app)),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        let mut expected: Vec<(&Vec<String>, &Sums)> = per_listing.iter().collect();
-        expected.sort_by(|a, b| {
-            let (x, y) = (a.1, b.1);
-            let primary = if by == "units" {
-                (y.units, y.net).cmp(&(x.units, x.net))
-            } else {
-                (y.net, y.units).cmp(&(x.net, x.units))
-            };
-            primary.then(a.0.cmp(b.0))
-        });
-        expected.truncate(limit);
-        let rows = reply.body["rows"].as_array().expect("rows");
-        assert_eq!(rows.len(), expected.len(), "{reply:?}");
-        for (rank, (row, (listing, sums))) in rows.iter().zip(&expected).enumerate() {
-            assert_eq!(row["rank"], rank as i64 + 1);
-            assert_eq!(row["listing_id"], listing[0].as_str(), "{by} rank {rank}");
-            assert_eq!(sums_of(row), **sums, "{by} {row}");
-            assert!(row["title_th"].is_string());
-        }
-    }
+    check_top_listings(&app, &contributions, "", |_| true, head).await;
 
     // A rebuild in small batches gives the same tables.
     let mut live = Vec::new();
@@ -827,6 +839,216 @@ async fn sales_reconcile_with_the_log_for_every_grouping() {
         rebuilt.push(table_digest(&app.pool, table, key).await.expect("digest"));
     }
     assert_eq!(live, rebuilt);
+    app.cleanup().await;
+}
+
+/// Ranges of every shape over the bulk history of the rollup test: unbounded, whole years,
+/// whole months, odd days at either end, days inside one month, one side open.
+const RANGES: [(Option<&str>, Option<&str>); 10] = [
+    (None, None),
+    (Some("2026-01-01"), Some("2026-12-31")),
+    (Some("2025-11-25"), Some("2027-01-20")),
+    (Some("2025-12-01"), Some("2027-01-31")),
+    (Some("2026-03-01"), Some("2026-03-31")),
+    (Some("2026-03-15"), Some("2026-05-10")),
+    (Some("2026-02-03"), Some("2026-02-20")),
+    (Some("2026-06-10"), None),
+    (None, Some("2026-08-31")),
+    (Some("2026-12-31"), Some("2027-01-01")),
+];
+
+fn day(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("a day")
+}
+
+/// The rollups (months without the vendor, listings by month and by year) answer every range
+/// exactly as the day facts do: fifteen months of orders across two Bangkok years, written in
+/// bulk as the real events with their times, compared with sums taken from the log for ranges
+/// of every shape, by every kind of grouping, and for the top listings. Then one rollup row
+/// is altered in place to show which queries read it: a whole-month range reads the month
+/// rollup, a vendor filter or an odd range reads the day facts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rollups_answer_every_range_as_the_log_does() {
+    use otop_bench::bulk::{self, BulkWriter, Period};
+    let app = TestApp::spawn().await;
+    let mut writer = BulkWriter::new(app.pool.clone());
+    let catalog = bulk::catalog(&mut writer, 90, 11).await.expect("catalog");
+    let start = DateTime::parse_from_rfc3339("2025-11-20T00:00:00+07:00")
+        .expect("start")
+        .with_timezone(&Utc);
+    let period = Period {
+        start,
+        seconds: 450 * 24 * 3600,
+    };
+    bulk::paid_orders_over(&mut writer, &catalog, 0, 1_500, 1_500, 5, period)
+        .await
+        .expect("orders");
+    let head: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .expect("head");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let reply = app
+            .get(
+                &format!("/v1/analytics/sales?min_position={head}"),
+                Some(&analyst(&app)),
+            )
+            .await;
+        if reply.status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sales projection caught up: {reply:?}"
+        );
+    }
+    let contributions = contributions_from_the_log(&app).await;
+    let months: BTreeSet<String> = contributions
+        .iter()
+        .map(|c| c.day.format("%Y-%m").to_string())
+        .collect();
+    assert!(months.len() >= 15, "fifteen months: {months:?}");
+
+    let vendor = contributions[0].vendor;
+    for (from, to) in RANGES {
+        let mut range = String::new();
+        if let Some(from) = from {
+            range.push_str(&format!("&from={from}"));
+        }
+        if let Some(to) = to {
+            range.push_str(&format!("&to={to}"));
+        }
+        let (from, to) = (from.map(day), to.map(day));
+        let inside = move |c: &Contribution| {
+            from.is_none_or(|f| c.day >= f) && to.is_none_or(|t| c.day <= t)
+        };
+        for group_by in [
+            &["district", "category", "month"][..],
+            &[],
+            &["subtype"],
+            &["month"],
+            &["category", "day"],
+            &["vendor"],
+        ] {
+            check_sales(&app, &contributions, group_by, &range, inside, head).await;
+        }
+        check_sales(
+            &app,
+            &contributions,
+            &["month", "category"],
+            &format!("{range}&district=3201,3203&category=TEXTILE"),
+            move |c| {
+                inside(c)
+                    && (c.district == "3201" || c.district == "3203")
+                    && c.category == "TEXTILE"
+            },
+            head,
+        )
+        .await;
+        check_sales(
+            &app,
+            &contributions,
+            &["district"],
+            &format!("{range}&vendor={vendor}"),
+            move |c| inside(c) && c.vendor == vendor,
+            head,
+        )
+        .await;
+        check_top_listings(&app, &contributions, &range, inside, head).await;
+        check_top_listings(
+            &app,
+            &contributions,
+            &format!("{range}&vendor={vendor}"),
+            move |c| inside(c) && c.vendor == vendor,
+            head,
+        )
+        .await;
+    }
+
+    // Which queries read which rollup: one satang more in one row of each, in place.
+    let totals = |path: String| {
+        let app = &app;
+        async move {
+            let reply = app.get(&path, Some(&analyst(app))).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {reply:?}");
+            reply.body["totals"]["net_satang"].as_i64().expect("net")
+        }
+    };
+    let march = "from=2026-03-01&to=2026-03-31";
+    let inside_march = "from=2026-03-02&to=2026-03-31";
+    let by_vendor = format!("{march}&vendor={vendor}");
+    let before = (
+        totals(format!("/v1/analytics/sales?{march}")).await,
+        totals(format!("/v1/analytics/sales?{inside_march}")).await,
+        totals(format!("/v1/analytics/sales?{by_vendor}")).await,
+    );
+    let altered = sqlx::query(
+        "UPDATE sales_month_facts SET gross_satang = gross_satang + 1, net_satang = net_satang + 1
+          WHERE (month, district_code, category_code, subtype_code) IN
+                (SELECT month, district_code, category_code, subtype_code FROM sales_month_facts
+                  WHERE month = DATE '2026-03-01' LIMIT 1)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("alter the month rollup")
+    .rows_affected();
+    assert_eq!(altered, 1);
+    let after = (
+        totals(format!("/v1/analytics/sales?{march}")).await,
+        totals(format!("/v1/analytics/sales?{inside_march}")).await,
+        totals(format!("/v1/analytics/sales?{by_vendor}")).await,
+    );
+    assert_eq!(
+        after.0,
+        before.0 + 1,
+        "a whole month reads the month rollup"
+    );
+    assert_eq!(after.1, before.1, "an odd range reads the day facts");
+    assert_eq!(after.2, before.2, "a vendor filter reads the day facts");
+
+    let top = |path: String| {
+        let app = &app;
+        async move {
+            let reply = app.get(&path, Some(&analyst(app))).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {reply:?}");
+            reply.body["rows"][0].clone()
+        }
+    };
+    for (table, period, range, odd_range) in [
+        (
+            "sales_listing_year_facts",
+            "year = DATE '2026-01-01'",
+            "from=2026-01-01&to=2026-12-31",
+            "from=2026-01-01&to=2026-12-30",
+        ),
+        (
+            "sales_listing_month_facts",
+            "month = DATE '2026-03-01'",
+            march,
+            "from=2026-03-01&to=2026-03-30",
+        ),
+    ] {
+        let best = top(format!("/v1/analytics/top-listings?{range}")).await;
+        let listing = best["listing_id"].as_str().expect("a listing").to_string();
+        let days_only = top(format!("/v1/analytics/top-listings?{odd_range}")).await;
+        sqlx::query(&format!(
+            "UPDATE {table} SET gross_satang = gross_satang + 1, net_satang = net_satang + 1
+              WHERE {period} AND listing_id = $1::uuid"
+        ))
+        .bind(&listing)
+        .execute(&app.pool)
+        .await
+        .expect("alter a listing rollup");
+        let read = top(format!("/v1/analytics/top-listings?{range}")).await;
+        assert_eq!(
+            read["net_satang"].as_i64(),
+            best["net_satang"].as_i64().map(|n| n + 1),
+            "{range} reads {table}"
+        );
+        let days_after = top(format!("/v1/analytics/top-listings?{odd_range}")).await;
+        assert_eq!(days_after, days_only, "{odd_range} does not read {table}");
+    }
     app.cleanup().await;
 }
 

@@ -1,6 +1,14 @@
 //! Projection `catalog`: the vendor directory and the listing catalog. They are one projection
 //! because each depends on the other (a vendor's published-listing count, a listing's vendor
 //! status and district), and one checkpoint keeps them consistent with each other.
+//!
+//! Stock is the busiest part of the log (every checkout reserves, every payment or expiry
+//! commits or releases), so stock events touch only the stock columns: one `UPDATE` of three
+//! numbers per listing and batch, which PostgreSQL can do in place (no index holds them).
+//! The row's other columns and its `state` (the aggregate, whose JSON PostgreSQL compresses)
+//! are rewritten only for the events that change them. So `state` keeps no stock: its
+//! available, sold and active reservations stay zero and empty, and readers take the stock
+//! from the columns.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -13,7 +21,7 @@ use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{aggregate_uuid, decode, load_states, recorded_at, upsert_rows};
+use super::{aggregate_uuid, decode, load_states, recorded_at, upsert_rows, upsert_rows_keeping};
 use crate::log::RecordedEvent;
 use crate::projection::{Projection, ProjectionError};
 
@@ -63,6 +71,63 @@ const LISTING_COLUMNS: &[&str] = &[
     "last_position",
     "state",
 ];
+
+/// The columns only [`StockMoves`] writes.
+const STOCK_COLUMNS: &[&str] = &["available_stock", "reserved_stock", "units_sold"];
+
+/// What one batch does to one listing's stock, in log order: the last absolute amount
+/// available it set (on creation, or a vendor's stock change), then the units moved after
+/// that. `decide` refuses a reservation beyond what is available, so the sums never go below
+/// zero where the aggregate's one-by-one arithmetic would have stopped at it.
+#[derive(Debug, Default)]
+struct StockMoves {
+    set_available: Option<i64>,
+    available: i64,
+    reserved: i64,
+    sold: i64,
+    updated_at: Option<DateTime<Utc>>,
+    last_position: i64,
+}
+
+impl StockMoves {
+    /// Takes in `payload`'s effect on the stock; whether it is a stock event, which changes
+    /// nothing else of the listing.
+    fn apply(&mut self, event: &RecordedEvent, payload: &ListingEvent) -> bool {
+        self.updated_at = Some(recorded_at(event));
+        self.last_position = event.position;
+        match payload {
+            ListingEvent::ListingCreated { stock, .. } => {
+                self.set(i64::from(*stock));
+                false
+            }
+            ListingEvent::ListingStockChanged { available, .. } => {
+                self.set(i64::from(*available));
+                true
+            }
+            ListingEvent::StockReserved { quantity, .. } => {
+                self.available -= i64::from(*quantity);
+                self.reserved += i64::from(*quantity);
+                true
+            }
+            ListingEvent::StockReleased { quantity, .. } => {
+                self.available += i64::from(*quantity);
+                self.reserved -= i64::from(*quantity);
+                true
+            }
+            ListingEvent::StockCommitted { quantity, .. } => {
+                self.reserved -= i64::from(*quantity);
+                self.sold += i64::from(*quantity);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn set(&mut self, available: i64) {
+        self.set_available = Some(available);
+        self.available = 0;
+    }
+}
 
 pub struct CatalogProjection {
     name: String,
@@ -117,30 +182,98 @@ impl Projection for CatalogProjection {
 }
 
 impl CatalogProjection {
+    /// Every listing's stock moves of the batch, in one statement; each row's `updated_at` and
+    /// `last_position` become those of its last event. A listing with events but no row was
+    /// never created: the log is not what this projection understands, so it stops.
+    async fn move_stock(
+        &self,
+        conn: &mut PgConnection,
+        stock: &HashMap<Uuid, StockMoves>,
+    ) -> Result<(), ProjectionError> {
+        if stock.is_empty() {
+            return Ok(());
+        }
+        let moves: Vec<Value> = stock
+            .iter()
+            .map(|(id, m)| {
+                json!({
+                    "listing_id": id,
+                    "set_available": m.set_available,
+                    "available": m.available,
+                    "reserved": m.reserved,
+                    "sold": m.sold,
+                    "updated_at": m.updated_at,
+                    "last_position": m.last_position,
+                })
+            })
+            .collect();
+        let moved: Vec<Uuid> = sqlx::query_scalar(&format!(
+            "UPDATE {listings} l
+                SET available_stock = coalesce(m.set_available, l.available_stock) + m.available,
+                    reserved_stock = l.reserved_stock + m.reserved,
+                    units_sold = l.units_sold + m.sold,
+                    updated_at = coalesce(m.updated_at, l.updated_at),
+                    last_position = m.last_position
+               FROM jsonb_to_recordset($1) AS m(listing_id uuid, set_available bigint,
+                    available bigint, reserved bigint, sold bigint, updated_at timestamptz,
+                    last_position bigint)
+              WHERE l.listing_id = m.listing_id
+             RETURNING l.listing_id",
+            listings = self.listings_table,
+        ))
+        .bind(Value::Array(moves))
+        .fetch_all(&mut *conn)
+        .await?;
+        if moved.len() < stock.len() {
+            let moved: BTreeSet<Uuid> = moved.into_iter().collect();
+            let (id, position) = stock
+                .iter()
+                .find(|(id, _)| !moved.contains(id))
+                .map(|(id, moves)| (*id, moves.last_position))
+                .unwrap_or_default();
+            return Err(ProjectionError::BadEvent {
+                position,
+                event_type: "Listing".into(),
+                message: format!("listing {id} has events but was never created"),
+            });
+        }
+        Ok(())
+    }
+
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
         let mut vendor_ids = BTreeSet::new();
+        // Every listing event, decoded once; the listings with an event other than a stock
+        // movement (they need their whole row); and what the batch does to each one's stock.
+        let mut listing_events = Vec::new();
         let mut listing_ids = BTreeSet::new();
+        let mut stock: HashMap<Uuid, StockMoves> = HashMap::new();
         for event in events {
             match event.aggregate_type.as_str() {
                 "Vendor" => {
                     vendor_ids.insert(aggregate_uuid(event)?);
                 }
                 "Listing" => {
-                    listing_ids.insert(aggregate_uuid(event)?);
+                    let id = aggregate_uuid(event)?;
+                    let payload: ListingEvent = decode(event)?;
+                    let moves = stock.entry(id).or_default();
+                    if !moves.apply(event, &payload) {
+                        listing_ids.insert(id);
+                    }
+                    listing_events.push((event, id, payload));
                 }
                 _ => {}
             }
         }
-        if vendor_ids.is_empty() && listing_ids.is_empty() {
+        if vendor_ids.is_empty() && stock.is_empty() {
             return Ok(());
         }
 
         let vendor_ids: Vec<Uuid> = vendor_ids.into_iter().collect();
-        let listing_ids: Vec<Uuid> = listing_ids.into_iter().collect();
+        let whole_listings: Vec<Uuid> = listing_ids.iter().copied().collect();
         let mut vendors: HashMap<Uuid, VendorRow> = HashMap::new();
         for (id, aggregate, row) in
             load_states::<Vendor>(conn, &self.vendors_table, "vendor_id", &vendor_ids).await?
@@ -160,7 +293,8 @@ impl CatalogProjection {
         }
         let mut listings: HashMap<Uuid, ListingRow> = HashMap::new();
         for (id, aggregate, row) in
-            load_states::<Listing>(conn, &self.listings_table, "listing_id", &listing_ids).await?
+            load_states::<Listing>(conn, &self.listings_table, "listing_id", &whole_listings)
+                .await?
         {
             listings.insert(
                 id,
@@ -177,46 +311,44 @@ impl CatalogProjection {
             );
         }
 
-        for event in events {
+        for event in events.iter().filter(|e| e.aggregate_type == "Vendor") {
             let at = recorded_at(event);
-            match event.aggregate_type.as_str() {
-                "Vendor" => {
-                    let id = aggregate_uuid(event)?;
-                    let payload: VendorEvent = decode(event)?;
-                    let row = vendors.entry(id).or_insert_with(|| VendorRow {
-                        aggregate: Vendor::default(),
-                        applied_at: at,
-                        updated_at: at,
-                        last_position: 0,
-                    });
-                    if matches!(payload, VendorEvent::VendorApplied { .. }) {
-                        row.applied_at = at;
-                    }
-                    cqrs_es::Aggregate::apply(&mut row.aggregate, payload);
-                    row.updated_at = at;
-                    row.last_position = event.position;
-                }
-                "Listing" => {
-                    let id = aggregate_uuid(event)?;
-                    let payload: ListingEvent = decode(event)?;
-                    let row = listings.entry(id).or_insert_with(|| ListingRow {
-                        aggregate: Listing::default(),
-                        created_at: at,
-                        published_at: None,
-                        updated_at: at,
-                        last_position: 0,
-                    });
-                    match payload {
-                        ListingEvent::ListingCreated { .. } => row.created_at = at,
-                        ListingEvent::ListingPublished => row.published_at = Some(at),
-                        _ => {}
-                    }
-                    cqrs_es::Aggregate::apply(&mut row.aggregate, payload);
-                    row.updated_at = at;
-                    row.last_position = event.position;
-                }
+            let id = aggregate_uuid(event)?;
+            let payload: VendorEvent = decode(event)?;
+            let row = vendors.entry(id).or_insert_with(|| VendorRow {
+                aggregate: Vendor::default(),
+                applied_at: at,
+                updated_at: at,
+                last_position: 0,
+            });
+            if matches!(payload, VendorEvent::VendorApplied { .. }) {
+                row.applied_at = at;
+            }
+            cqrs_es::Aggregate::apply(&mut row.aggregate, payload);
+            row.updated_at = at;
+            row.last_position = event.position;
+        }
+        for (event, id, payload) in listing_events {
+            // Stock-only listings are not loaded: their columns are updated below.
+            if !listing_ids.contains(&id) {
+                continue;
+            }
+            let at = recorded_at(event);
+            let row = listings.entry(id).or_insert_with(|| ListingRow {
+                aggregate: Listing::default(),
+                created_at: at,
+                published_at: None,
+                updated_at: at,
+                last_position: 0,
+            });
+            match payload {
+                ListingEvent::ListingCreated { .. } => row.created_at = at,
+                ListingEvent::ListingPublished => row.published_at = Some(at),
                 _ => {}
             }
+            cqrs_es::Aggregate::apply(&mut row.aggregate, payload);
+            row.updated_at = at;
+            row.last_position = event.position;
         }
 
         let mut affected_vendors: BTreeSet<Uuid> = vendors.keys().copied().collect();
@@ -248,7 +380,13 @@ impl CatalogProjection {
             }));
         }
         let mut listing_rows = Vec::with_capacity(listings.len());
-        for (id, row) in &listings {
+        for (id, row) in &mut listings {
+            // The stock lives in its columns (see the module's comment).
+            if let Some(state) = row.aggregate.0.as_mut() {
+                state.available = 0;
+                state.sold = 0;
+                state.reservations.clear();
+            }
             let Some(state) = row.aggregate.state() else {
                 return Err(ProjectionError::BadEvent {
                     position: row.last_position,
@@ -269,9 +407,10 @@ impl CatalogProjection {
                 "category_code": details.category_code.as_str(),
                 "subtype_code": details.subtype_code.as_str(),
                 "price_satang": state.price.get(),
-                "available_stock": state.available,
-                "reserved_stock": state.reserved(),
-                "units_sold": state.sold,
+                // A new row starts at zero; `StockMoves` sets it below.
+                "available_stock": 0,
+                "reserved_stock": 0,
+                "units_sold": 0,
                 "weight_grams": details.weight_grams,
                 "otop_stars": details.otop_stars.map(|s| s.get()),
                 "tags": details.tags,
@@ -295,14 +434,16 @@ impl CatalogProjection {
             vendor_rows,
         )
         .await?;
-        upsert_rows(
+        upsert_rows_keeping(
             conn,
             &self.listings_table,
             "listing_id",
             LISTING_COLUMNS,
+            STOCK_COLUMNS,
             listing_rows,
         )
         .await?;
+        self.move_stock(conn, &stock).await?;
 
         // What one side of the catalog knows about the other.
         let affected: Vec<Uuid> = affected_vendors.into_iter().collect();

@@ -48,13 +48,26 @@ pub(crate) async fn upsert_rows(
     columns: &[&str],
     rows: Vec<Value>,
 ) -> Result<(), sqlx::Error> {
+    upsert_rows_keeping(conn, table, key, columns, &[], rows).await
+}
+
+/// [`upsert_rows`], but a row that exists keeps its values of `kept` (a new row takes them
+/// from `rows`).
+pub(crate) async fn upsert_rows_keeping(
+    conn: &mut PgConnection,
+    table: &str,
+    key: &str,
+    columns: &[&str],
+    kept: &[&str],
+    rows: Vec<Value>,
+) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
     let column_list = columns.join(", ");
     let updates = columns
         .iter()
-        .filter(|column| **column != key)
+        .filter(|column| **column != key && !kept.contains(column))
         .map(|column| format!("{column} = EXCLUDED.{column}"))
         .collect::<Vec<_>>()
         .join(", ");

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use otop_domain::listing::ListingEvent;
 use otop_domain::order::OrderEvent;
@@ -37,6 +37,10 @@ pub const LISTING_FACTS_TABLE: &str = "sales_listing_facts";
 pub const VENDORS_TABLE: &str = "sales_vendors";
 pub const LISTINGS_TABLE: &str = "sales_listings";
 pub const ORDERS_TABLE: &str = "sales_orders";
+/// Rollups of the facts, kept in the same transaction (migration 20261204000001).
+pub const MONTH_FACTS_TABLE: &str = "sales_month_facts";
+pub const LISTING_MONTH_FACTS_TABLE: &str = "sales_listing_month_facts";
+pub const LISTING_YEAR_FACTS_TABLE: &str = "sales_listing_year_facts";
 
 /// The code a line is filed under when its listing or vendor was never seen.
 pub const UNKNOWN: &str = "UNKNOWN";
@@ -60,7 +64,10 @@ const FACT_MEASURES: &[&str] = &[
     "refunds_satang",
     "net_satang",
 ];
+const MONTH_FACT_KEY: &[&str] = &["month", "district_code", "category_code", "subtype_code"];
 const LISTING_FACT_KEY: &[&str] = &["day", "listing_id"];
+const LISTING_MONTH_FACT_KEY: &[&str] = &["month", "listing_id"];
+const LISTING_YEAR_FACT_KEY: &[&str] = &["year", "listing_id"];
 const LISTING_FACT_MEASURES: &[&str] = &[
     "orders",
     "units",
@@ -312,6 +319,9 @@ pub struct SalesProjection {
     vendors_table: String,
     listings_table: String,
     orders_table: String,
+    month_facts_table: String,
+    listing_month_facts_table: String,
+    listing_year_facts_table: String,
 }
 
 impl SalesProjection {
@@ -323,6 +333,9 @@ impl SalesProjection {
             vendors_table: format!("{VENDORS_TABLE}{table_suffix}"),
             listings_table: format!("{LISTINGS_TABLE}{table_suffix}"),
             orders_table: format!("{ORDERS_TABLE}{table_suffix}"),
+            month_facts_table: format!("{MONTH_FACTS_TABLE}{table_suffix}"),
+            listing_month_facts_table: format!("{LISTING_MONTH_FACTS_TABLE}{table_suffix}"),
+            listing_year_facts_table: format!("{LISTING_YEAR_FACTS_TABLE}{table_suffix}"),
         }
     }
 }
@@ -578,54 +591,159 @@ impl SalesProjection {
             .collect();
         upsert_rows(conn, &self.orders_table, "order_id", ORDER_COLUMNS, orders).await?;
 
-        let facts: Vec<Value> = batch
+        self.store_facts(conn, &batch).await
+    }
+
+    /// The batch's facts, and the same deltas summed into each rollup: a month's cell (no
+    /// vendor), a listing's month and a listing's year. Every rollup row is the sum of the
+    /// facts under its key because each gets exactly the deltas its facts get, in the same
+    /// transaction.
+    async fn store_facts(
+        &self,
+        conn: &mut PgConnection,
+        batch: &Batch,
+    ) -> Result<(), ProjectionError> {
+        let mut months: BTreeMap<(NaiveDate, &str, &str, &str), Measures> = BTreeMap::new();
+        for (key, m) in &batch.facts {
+            months
+                .entry((
+                    month_of(key.day),
+                    key.district_code.as_str(),
+                    key.category_code.as_str(),
+                    key.subtype_code.as_str(),
+                ))
+                .or_default()
+                .add(*m);
+        }
+        let mut listing_months: BTreeMap<(NaiveDate, Uuid), (Uuid, Measures)> = BTreeMap::new();
+        let mut listing_years: BTreeMap<(NaiveDate, Uuid), (Uuid, Measures)> = BTreeMap::new();
+        for ((day, listing_id), (vendor_id, m)) in &batch.listing_facts {
+            for (rollup, period) in [
+                (&mut listing_months, month_of(*day)),
+                (&mut listing_years, year_of(*day)),
+            ] {
+                rollup
+                    .entry((period, *listing_id))
+                    .or_insert((*vendor_id, Measures::default()))
+                    .1
+                    .add(*m);
+            }
+        }
+
+        let facts = batch
             .facts
             .iter()
             .map(|(key, m)| {
-                json!({
-                    "day": key.day,
-                    "district_code": key.district_code,
-                    "category_code": key.category_code,
-                    "subtype_code": key.subtype_code,
-                    "vendor_id": key.vendor_id,
-                    "orders_by_subtype": m.orders_by_subtype,
-                    "orders_by_category": m.orders_by_category,
-                    "orders_overall": m.orders_overall,
-                    "units": m.units,
-                    "gross_satang": m.gross,
-                    "refunds_satang": m.refunds,
-                    "net_satang": m.gross - m.refunds,
-                })
+                cell_row(
+                    m,
+                    json!({
+                        "day": key.day,
+                        "district_code": key.district_code,
+                        "category_code": key.category_code,
+                        "subtype_code": key.subtype_code,
+                        "vendor_id": key.vendor_id,
+                    }),
+                )
             })
             .collect();
         add_rows(conn, &self.facts_table, FACT_KEY, FACT_MEASURES, &[], facts).await?;
-        let listing_facts: Vec<Value> = batch
-            .listing_facts
+        let months = months
             .iter()
-            .map(|((day, listing_id), (vendor_id, m))| {
-                json!({
-                    "day": day,
-                    "listing_id": listing_id,
-                    "vendor_id": vendor_id,
-                    "orders": m.orders_overall,
-                    "units": m.units,
-                    "gross_satang": m.gross,
-                    "refunds_satang": m.refunds,
-                    "net_satang": m.gross - m.refunds,
-                })
+            .map(|((month, district_code, category_code, subtype_code), m)| {
+                cell_row(
+                    m,
+                    json!({
+                        "month": month,
+                        "district_code": district_code,
+                        "category_code": category_code,
+                        "subtype_code": subtype_code,
+                    }),
+                )
             })
             .collect();
         add_rows(
             conn,
-            &self.listing_facts_table,
-            LISTING_FACT_KEY,
-            LISTING_FACT_MEASURES,
-            &["vendor_id"],
-            listing_facts,
+            &self.month_facts_table,
+            MONTH_FACT_KEY,
+            FACT_MEASURES,
+            &[],
+            months,
         )
         .await?;
+        let per_listing = [
+            (
+                &self.listing_facts_table,
+                LISTING_FACT_KEY,
+                &batch.listing_facts,
+            ),
+            (
+                &self.listing_month_facts_table,
+                LISTING_MONTH_FACT_KEY,
+                &listing_months,
+            ),
+            (
+                &self.listing_year_facts_table,
+                LISTING_YEAR_FACT_KEY,
+                &listing_years,
+            ),
+        ];
+        for (table, key, sums) in per_listing {
+            let rows = sums
+                .iter()
+                .map(|((period, listing_id), (vendor_id, m))| {
+                    json!({
+                        key[0]: period,
+                        "listing_id": listing_id,
+                        "vendor_id": vendor_id,
+                        "orders": m.orders_overall,
+                        "units": m.units,
+                        "gross_satang": m.gross,
+                        "refunds_satang": m.refunds,
+                        "net_satang": m.gross - m.refunds,
+                    })
+                })
+                .collect();
+            add_rows(
+                conn,
+                table,
+                key,
+                LISTING_FACT_MEASURES,
+                &["vendor_id"],
+                rows,
+            )
+            .await?;
+        }
         Ok(())
     }
+}
+
+/// The first day of the month of `day`.
+pub fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// 1 January of the year of `day`.
+pub fn year_of(day: NaiveDate) -> NaiveDate {
+    NaiveDate::from_ymd_opt(day.year(), 1, 1).unwrap_or(day)
+}
+
+/// A fact row of a (district, category, sub-type) cell: `key`'s columns and the measures.
+fn cell_row(m: &Measures, key: Value) -> Value {
+    let mut row = key;
+    if let Value::Object(columns) = &mut row {
+        for (column, value) in [
+            ("orders_by_subtype", m.orders_by_subtype),
+            ("orders_by_category", m.orders_by_category),
+            ("orders_overall", m.orders_overall),
+            ("units", m.units),
+            ("gross_satang", m.gross),
+            ("refunds_satang", m.refunds),
+            ("net_satang", m.gross - m.refunds),
+        ] {
+            columns.insert(column.to_string(), Value::from(value));
+        }
+    }
+    row
 }
 
 /// Adds `rows` (JSON objects keyed by column) to `table`: a new key is inserted, an existing

@@ -16,11 +16,14 @@ use sqlx::Row;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use self::periods::Levels;
 use crate::auth::require_role;
 use crate::csv::{opt, CsvWriter};
 use crate::error::AppError;
 use crate::read_your_writes::wait_for;
 use crate::state::AppState;
+
+mod periods;
 
 const ANALYTICS_ROLES: &[Role] = &[Role::Analyst, Role::Admin];
 
@@ -364,6 +367,15 @@ impl SalesRequest {
         })
     }
 
+    /// Whether the rollups, which keep neither the vendor nor the day, cannot answer this.
+    fn needs_vendor_or_day(&self) -> bool {
+        self.vendors.is_some()
+            || self
+                .group_by
+                .iter()
+                .any(|d| matches!(d, Dimension::Vendor | Dimension::Day))
+    }
+
     /// Which order count is exact for a grouping (or filter) at this product level.
     fn orders_column(&self, grouped: bool) -> &'static str {
         let by = |d: Dimension| grouped && self.group_by.contains(&d);
@@ -398,6 +410,46 @@ const SALES_FILTER: &str = "WHERE ($1::date IS NULL OR day >= $1)
       AND ($5::text IS NULL OR subtype_code = $5)
       AND ($6::uuid[] IS NULL OR vendor_id = ANY($6))";
 
+/// [`SALES_FILTER`] over the rollup source, which has no vendor (it is read only when no
+/// vendor is asked for). Its month rows stand at their month's first day, which lies inside
+/// the range whenever the month does, so the day bounds hold for them too.
+const ROLLUP_FILTER: &str = "WHERE ($1::date IS NULL OR day >= $1)
+      AND ($2::date IS NULL OR day <= $2)
+      AND ($3::text[] IS NULL OR district_code = ANY($3))
+      AND ($4::text IS NULL OR category_code = $4)
+      AND ($5::text IS NULL OR subtype_code = $5)
+      AND $6::uuid[] IS NULL";
+
+/// The columns of a (district, category, sub-type) cell in the facts and the month rollup.
+const CELL_COLUMNS: &str = "district_code, category_code, subtype_code, orders_by_subtype,
+      orders_by_category, orders_overall, units, gross_satang, refunds_satang, net_satang";
+
+/// What a sales query reads, aliased `facts`, and the filter over it. The day facts, unless
+/// no grouping or filter needs the vendor or the day and the range holds a whole month: then
+/// the month rollup for its whole months (a year is a few thousand rows, against one per
+/// vendor, day and cell) and the day facts only for the odd days at either end.
+fn sales_source(requests: &[SalesRequest]) -> (String, &'static str) {
+    let facts = || ("sales_facts".to_string(), SALES_FILTER);
+    let Some(first) = requests.first() else {
+        return facts();
+    };
+    if requests.iter().any(SalesRequest::needs_vendor_or_day) {
+        return facts();
+    }
+    let split = periods::split(first.from, first.to, Levels::Months);
+    if !split.uses_rollups() {
+        return facts();
+    }
+    let source = format!(
+        "(SELECT day, {CELL_COLUMNS} FROM sales_facts WHERE {days}
+          UNION ALL
+          SELECT month, {CELL_COLUMNS} FROM sales_month_facts WHERE {months}) AS facts",
+        days = split.days_condition("day"),
+        months = split.months_condition("month"),
+    );
+    (source, ROLLUP_FILTER)
+}
+
 /// A grouped code's Thai and English names: present (null when unknown).
 type Names = (Option<Option<String>>, Option<Option<String>>);
 
@@ -410,9 +462,10 @@ fn named(names: Option<(&str, &str)>) -> Names {
 
 /// Sales grouped by any of district, category, subtype, vendor and day or month, with their
 /// totals. Days are Asia/Bangkok days; a sale counts when paid, refunds and cancellations
-/// after payment reverse it on their own day. One grouping reads the facts twice (the rows
-/// and the totals), each a hash aggregate: measured faster than one `GROUPING SETS`
-/// statement, which sorts (docs/benchmarks.md).
+/// after payment reverse it on their own day. One grouping reads its source
+/// ([`sales_source`]) twice, for the rows and the totals, each a hash aggregate: over the day
+/// facts that measured faster than one `GROUPING SETS` statement, which sorts
+/// (docs/benchmarks.md).
 pub async fn sales(
     state: &AppState,
     actor: &Actor,
@@ -433,12 +486,13 @@ pub async fn sales(
             format!(" GROUP BY {0} ORDER BY {0}", group.join(", ")),
         )
     };
+    let (source, filter) = sales_source(std::slice::from_ref(&request));
     let rows_sql = format!(
-        "SELECT {select}{} FROM sales_facts {SALES_FILTER}{group}",
+        "SELECT {select}{} FROM {source} {filter}{group}",
         measures(request.orders_column(true))
     );
     let totals_sql = format!(
-        "SELECT {} FROM sales_facts {SALES_FILTER}",
+        "SELECT {} FROM {source} {filter}",
         measures(request.orders_column(false))
     );
 
@@ -522,7 +576,7 @@ pub async fn sales_grouped_many(
     wait_for(state, ProjectionKind::Sales, query.min_position).await?;
 
     let sets = GroupingSets::of(&requests);
-    let sql = sets.sql();
+    let sql = sets.sql(sales_source(&requests));
     // One snapshot for every grouping, the totals and the vendors' names.
     let mut tx = state.pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -622,7 +676,8 @@ impl GroupingSets {
         })
     }
 
-    fn sql(&self) -> String {
+    /// The statement over `(source, filter)` (see [`sales_source`]).
+    fn sql(&self, (source, filter): (String, &str)) -> String {
         let grouping_mask = if self.used.is_empty() {
             "0".to_string()
         } else {
@@ -655,7 +710,7 @@ impl GroupingSets {
             order.push(format!("CASE {grouping_mask} {} END", cases.join(" ")));
         }
         format!(
-            "SELECT {}, {} FROM sales_facts {SALES_FILTER}
+            "SELECT {}, {} FROM {source} {filter}
               GROUP BY GROUPING SETS ({})
               ORDER BY {}",
             select.join(", "),
@@ -886,22 +941,9 @@ pub async fn top_listings(
     };
     let mut tx = state.pool.begin().await?;
     sqlx::query(ANALYTICS_WORK_MEM).execute(&mut *tx).await?;
+    let per_listing = per_listing_sql(from, to, order);
     let rows: Vec<TopListing> = sqlx::query_as(&format!(
-        // Sum per listing, keep the top `limit`, and only then join their titles: grouping
-        // by the joined text columns made the database carry them through the whole
-        // aggregation (seconds over a year of a 100k-listing catalog).
-        "WITH per_listing AS (
-             SELECT f.listing_id, f.vendor_id,
-                    sum(f.orders)::bigint AS orders, sum(f.units)::bigint AS units,
-                    sum(f.gross_satang)::bigint AS gross_satang,
-                    sum(f.refunds_satang)::bigint AS refunds_satang,
-                    sum(f.net_satang)::bigint AS net_satang
-               FROM sales_listing_facts f
-              WHERE ($1::date IS NULL OR f.day >= $1) AND ($2::date IS NULL OR f.day <= $2)
-                AND ($3::uuid[] IS NULL OR f.vendor_id = ANY($3))
-              GROUP BY f.listing_id, f.vendor_id
-              ORDER BY {order}, listing_id
-              LIMIT $4)
+        "WITH per_listing AS ({per_listing})
          SELECT row_number() OVER (ORDER BY {order}, p.listing_id) AS rank,
                 p.listing_id, p.vendor_id, l.title_th, l.title_en, l.category_code,
                 l.subtype_code, p.orders, p.units, p.gross_satang, p.refunds_satang,
@@ -910,8 +952,6 @@ pub async fn top_listings(
            LEFT JOIN sales_listings l ON l.listing_id = p.listing_id
           ORDER BY {order}, p.listing_id"
     ))
-    .bind(from)
-    .bind(to)
     .bind(vendors)
     .bind(limit)
     .fetch_all(&mut *tx)
@@ -925,6 +965,57 @@ pub async fn top_listings(
         limit,
         rows,
     })
+}
+
+/// The listings' measures to rank, best first, at most `$2` of them (`$1`: the vendors, or
+/// all). One whole year is the first rows of the year rollup's index in that order. Any other
+/// range sums per listing the coarsest pieces that hold it (years, months, then the odd days
+/// from the day facts), keeps the best `$2`, and only then are titles joined (grouping by
+/// the joined text columns made the database carry them through the whole aggregation).
+fn per_listing_sql(from: Option<NaiveDate>, to: Option<NaiveDate>, order: &str) -> String {
+    const MEASURES: &str = "orders, units, gross_satang, refunds_satang, net_satang";
+    const VENDORS: &str = "($1::uuid[] IS NULL OR vendor_id = ANY($1))";
+    let split = periods::split(from, to, Levels::MonthsAndYears);
+    let one_year = split.years.and_then(|years| years.single_year());
+    if let (Some(year), true) = (one_year, split.days.is_empty() && split.months.is_empty()) {
+        return format!(
+            "SELECT listing_id, vendor_id, {MEASURES} FROM sales_listing_year_facts
+              WHERE year = DATE '{year}' AND {VENDORS}
+              ORDER BY {order}, listing_id
+              LIMIT $2"
+        );
+    }
+    let mut pieces = vec![format!(
+        "SELECT listing_id, vendor_id, {MEASURES} FROM sales_listing_facts
+          WHERE ({}) AND {VENDORS}",
+        split.days_condition("day")
+    )];
+    if !split.months.is_empty() {
+        pieces.push(format!(
+            "SELECT listing_id, vendor_id, {MEASURES} FROM sales_listing_month_facts
+              WHERE ({}) AND {VENDORS}",
+            split.months_condition("month")
+        ));
+    }
+    if let Some(years) = split.years {
+        pieces.push(format!(
+            "SELECT listing_id, vendor_id, {MEASURES} FROM sales_listing_year_facts
+              WHERE {} AND {VENDORS}",
+            years.condition("year")
+        ));
+    }
+    format!(
+        "SELECT listing_id, vendor_id,
+                sum(orders)::bigint AS orders, sum(units)::bigint AS units,
+                sum(gross_satang)::bigint AS gross_satang,
+                sum(refunds_satang)::bigint AS refunds_satang,
+                sum(net_satang)::bigint AS net_satang
+           FROM ({}) AS pieces
+          GROUP BY listing_id, vendor_id
+          ORDER BY {order}, listing_id
+          LIMIT $2",
+        pieces.join(" UNION ALL ")
+    )
 }
 
 /// The top listings as CSV, exactly as the report holds them.
