@@ -140,6 +140,9 @@ pub fn router(state: AppState) -> std::io::Result<Router> {
             state.clone(),
             crate::limits::limit_writes,
         ))
+        // JSON and CSV replies compress well (a 20-hit search reply is about 12 kB as it
+        // stands); only for clients that ask (`Accept-Encoding`), as the pages already are.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state);
     Ok(Router::new()
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))

@@ -1206,3 +1206,46 @@ async fn a_projection_stops_on_an_event_it_cannot_apply_and_readyz_shows_it() {
 
     app.cleanup().await;
 }
+
+/// API replies are compressed for clients that ask, and only for them.
+#[tokio::test]
+async fn api_replies_are_compressed_for_clients_that_ask() {
+    let app = TestApp::spawn().await;
+    for name in ["กลุ่มทอผ้าไหมบ้านสวาย", "กลุ่มเครื่องเงินบ้านโชค", "กลุ่มจักสานบ้านบุทม"]
+    {
+        app.approved_vendor(name).await;
+    }
+    let head = log_head(&app).await;
+    let url = format!(
+        "{}/v1/vendors?per_page=50&min_position={head}",
+        app.base_url
+    );
+    let plain = app.client.get(&url).send().await.expect("plain reply");
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain_body = plain.bytes().await.expect("plain body");
+    let compressed = app
+        .client
+        .get(&url)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .expect("compressed reply");
+    assert_eq!(compressed.status(), StatusCode::OK);
+    assert_eq!(
+        compressed
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
+    let compressed_body = compressed.bytes().await.expect("compressed body");
+    assert_eq!(&compressed_body[..2], &[0x1f, 0x8b], "a gzip stream");
+    assert!(
+        compressed_body.len() < plain_body.len(),
+        "{} bytes compressed against {} plain",
+        compressed_body.len(),
+        plain_body.len()
+    );
+    app.cleanup().await;
+}
