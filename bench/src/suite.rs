@@ -145,6 +145,8 @@ pub const REQUIRED_FIGURES: &[&str] = &[
     "/analytics/dashboard_ms/p50",
     "/analytics/dashboard_ms/p99",
     "/analytics/dashboard_of_sales_query_p99",
+    "/analytics/day_facts_baseline/sales_sql_ms/p99",
+    "/analytics/day_facts_baseline/top_listings_sql_ms/p99",
     "/memory/api_peak_rss_mib",
 ];
 
@@ -1006,7 +1008,7 @@ async fn through_api(
         .unwrap_or_default();
     let pages = crate::pages::measure(client.base(), scale.repeats, Some(&listing)).await?;
 
-    let analytics = analytics(&client, scale, orders).await?;
+    let analytics = analytics(&client, pool, scale, orders).await?;
     let audit = audit(&client, pool, scale, orders).await?;
     Ok(ThroughApi {
         commands,
@@ -1365,7 +1367,7 @@ pub async fn analytics_only(
             ..Scale::SMOKE
         };
         progress(started, "measuring");
-        let section = analytics(&api.client, scale, &orders).await;
+        let section = analytics(&api.client, pool, scale, &orders).await;
         api.stop().await;
         let section = section?;
         Ok::<_, anyhow::Error>((json!({ "analytics": section.json }), section.markdown))
@@ -1408,8 +1410,43 @@ async fn signed_in_pages(base: &str, role: &str, subject: &str) -> anyhow::Resul
 
 /// A year's sales by district x category x month, and the top listings, as an analyst; and
 /// the analysts' dashboard (`/analytics`) drawn for the same year, beside them.
+/// The baseline of the analytics section, in the same run: the year by district x category x
+/// month, and the year's top listings, summed straight from the day facts in SQL (what the
+/// API read before the rollups, without HTTP or JSON). A tenth of the repeats, at least 3.
+async fn day_facts_baseline(
+    pool: &PgPool,
+    repeats: usize,
+) -> anyhow::Result<((f64, f64), (f64, f64))> {
+    let cells = "SELECT district_code, category_code, date_trunc('month', day)::date,
+                        sum(orders_by_category), sum(units), sum(gross_satang),
+                        sum(refunds_satang), sum(net_satang)
+                   FROM sales_facts WHERE day >= DATE '2026-01-01' AND day <= DATE '2026-12-31'
+                  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+    let top = "SELECT listing_id, vendor_id, sum(orders), sum(units), sum(gross_satang),
+                      sum(refunds_satang), sum(net_satang) AS net
+                 FROM sales_listing_facts
+                WHERE day >= DATE '2026-01-01' AND day <= DATE '2026-12-31'
+                GROUP BY 1, 2 ORDER BY net DESC, 4 DESC, listing_id LIMIT 10";
+    let mut cell_times = Vec::new();
+    let mut top_times = Vec::new();
+    for _ in 0..(repeats / 10).max(3) {
+        for (sql, times) in [(cells, &mut cell_times), (top, &mut top_times)] {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SET LOCAL work_mem = '64MB'")
+                .execute(&mut *tx)
+                .await?;
+            let started = Instant::now();
+            sqlx::query(sql).fetch_all(&mut *tx).await?;
+            times.push(started.elapsed());
+            tx.commit().await?;
+        }
+    }
+    Ok((p50_p99_ms(&mut cell_times), p50_p99_ms(&mut top_times)))
+}
+
 async fn analytics(
     client: &Client,
+    pool: &PgPool,
     scale: Scale,
     orders: &bulk::OrdersWritten,
 ) -> anyhow::Result<Section> {
@@ -1467,6 +1504,7 @@ async fn analytics(
     let shown = p50_p99_ms(&mut dashboard_times);
     let of_sales = shown.1 / sales.1;
     let of_both = shown.1 / (sales.1 + top.1);
+    let (facts_sales, facts_top) = day_facts_baseline(pool, scale.repeats).await?;
     Ok(Section {
         json: json!({
             "paid_orders": scale.paid_orders,
@@ -1477,6 +1515,12 @@ async fn analytics(
             "dashboard_ms": {"p50": shown.0, "p99": shown.1},
             "dashboard_of_sales_query_p99": of_sales,
             "dashboard_of_sales_and_top_queries_p99": of_both,
+            "day_facts_baseline": {
+                "sales_sql_ms": {"p50": facts_sales.0, "p99": facts_sales.1},
+                "top_listings_sql_ms": {"p50": facts_top.0, "p99": facts_top.1},
+                "sales_query_of_baseline_p99": sales.1 / facts_sales.1,
+                "top_listings_of_baseline_p99": top.1 / facts_top.1,
+            },
         }),
         markdown: format!(
             "## Analytics over {} paid orders\n\n\
@@ -1486,6 +1530,10 @@ async fn analytics(
              | the dashboard `/analytics` for 2026 (table, four charts, top listings) | {:.1} ms | {:.1} ms |\n\n\
              The dashboard's p99 is {of_sales:.2}x the sales query's and {of_both:.2}x the sales \
              and top-listings queries' together (target: 1.2x the sales query).\n\n\
+             Baseline in the same run, the same two questions summed in SQL straight from the \
+             day facts (what the API read before the rollups, no HTTP): sales {:.1} / {:.1} ms, \
+             top listings {:.1} / {:.1} ms (p50 / p99); through HTTP from the rollups the sales \
+             query is {:.3}x and the top listings {:.3}x of that at p99.\n\n\
              The totals equal the sums of the orders written: {} orders, {} units, {} satang.\n",
             scale.paid_orders,
             scale.repeats,
@@ -1495,6 +1543,12 @@ async fn analytics(
             top.1,
             shown.0,
             shown.1,
+            facts_sales.0,
+            facts_sales.1,
+            facts_top.0,
+            facts_top.1,
+            sales.1 / facts_sales.1,
+            top.1 / facts_top.1,
             scale.paid_orders,
             orders.units,
             orders.gross_satang
