@@ -327,15 +327,13 @@ pub async fn paid_orders_over(
 ) -> anyhow::Result<OrdersWritten> {
     anyhow::ensure!(!catalog.listings.is_empty(), "no listings to order");
     let mut rng = Rng::new(seed);
-    let year_start = period.start;
-    let year_seconds = period.seconds;
     let system = Actor::system();
     let phone = field(Phone::parse("phone", "0812345678"))?;
     let mut written = OrdersWritten::default();
     let sample_every = (count / 1_000).max(1);
     for index in first..first + count {
         let placed_at =
-            year_start + Duration::seconds((index as i64 * year_seconds) / total.max(1) as i64);
+            period.start + Duration::seconds((index as i64 * period.seconds) / total.max(1) as i64);
         let order_id = Uuid::now_v7();
         let checkout_id = Uuid::now_v7();
         // Skewed: the square of a uniform pick favours the start of the catalog.

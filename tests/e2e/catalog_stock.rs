@@ -3,20 +3,15 @@
 //! the listing's `state` JSON, and the columns always equal the listing's aggregate replayed
 //! from the log.
 
-use otop_domain::Listing;
 use otop_e2e::TestApp;
 use otop_projections::rebuild::{rebuild, table_digest};
-use otop_projections::{AggregateStore, ProjectionKind};
+use otop_projections::ProjectionKind;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-async fn log_head(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events")
-        .fetch_one(&app.pool)
-        .await
-        .expect("log head")
-}
+use crate::checkout::listing_state;
+use crate::staff_pages::log_head;
 
 /// The listing as the catalog shows it once it has applied the whole log.
 async fn caught_up_listing(app: &TestApp, vendor: Uuid, listing: Uuid) -> Value {
@@ -133,14 +128,7 @@ async fn stock_events_touch_only_the_stock_columns_and_equal_the_log() {
     assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
     let view = caught_up_listing(&app, vendor, listing).await;
 
-    let store = AggregateStore::<Listing>::new(app.pool.clone());
-    let replayed = store
-        .load(&listing.to_string())
-        .await
-        .expect("load the listing")
-        .aggregate
-        .0
-        .expect("the listing exists");
+    let replayed = listing_state(&app, listing).await;
     // 40 + 5 stocked; 3 sold (shipped), 2 + 4 held, 1 released.
     assert_eq!(replayed.sold, 3);
     assert_eq!(replayed.reserved(), 6);

@@ -60,7 +60,10 @@ async fn checkout(app: &TestApp, shopper: &str, lines: &[(Uuid, u32)], key: Opti
     .await
 }
 
-async fn listing_state(app: &TestApp, listing: Uuid) -> otop_domain::listing::ListingState {
+pub(crate) async fn listing_state(
+    app: &TestApp,
+    listing: Uuid,
+) -> otop_domain::listing::ListingState {
     let store = AggregateStore::<Listing>::new(app.pool.clone());
     store
         .load(&listing.to_string())

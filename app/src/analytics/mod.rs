@@ -410,26 +410,19 @@ const SALES_FILTER: &str = "WHERE ($1::date IS NULL OR day >= $1)
       AND ($5::text IS NULL OR subtype_code = $5)
       AND ($6::uuid[] IS NULL OR vendor_id = ANY($6))";
 
-/// [`SALES_FILTER`] over the rollup source, which has no vendor (it is read only when no
-/// vendor is asked for). Its month rows stand at their month's first day, which lies inside
-/// the range whenever the month does, so the day bounds hold for them too.
-const ROLLUP_FILTER: &str = "WHERE ($1::date IS NULL OR day >= $1)
-      AND ($2::date IS NULL OR day <= $2)
-      AND ($3::text[] IS NULL OR district_code = ANY($3))
-      AND ($4::text IS NULL OR category_code = $4)
-      AND ($5::text IS NULL OR subtype_code = $5)
-      AND $6::uuid[] IS NULL";
-
 /// The columns of a (district, category, sub-type) cell in the facts and the month rollup.
 const CELL_COLUMNS: &str = "district_code, category_code, subtype_code, orders_by_subtype,
       orders_by_category, orders_overall, units, gross_satang, refunds_satang, net_satang";
 
-/// What a sales query reads, aliased `facts`, and the filter over it. The day facts, unless
-/// no grouping or filter needs the vendor or the day and the range holds a whole month: then
-/// the month rollup for its whole months (a year is a few thousand rows, against one per
-/// vendor, day and cell) and the day facts only for the odd days at either end.
-fn sales_source(requests: &[SalesRequest]) -> (String, &'static str) {
-    let facts = || ("sales_facts".to_string(), SALES_FILTER);
+/// What a sales query reads, aliased `facts`, for [`SALES_FILTER`] to apply to. The day
+/// facts, unless no grouping or filter needs the vendor or the day and the range holds a
+/// whole month: then the month rollup for its whole months (a year is a few thousand rows,
+/// against one per vendor, day and cell) and the day facts only for the odd days at either
+/// end. The rollup has no vendor (a null one, never filtered on since no vendor is asked
+/// for); its month rows stand at their month's first day, which lies inside the range
+/// whenever the month does, so the filter's day bounds hold for them too.
+fn sales_source(requests: &[SalesRequest]) -> String {
+    let facts = || "sales_facts".to_string();
     let Some(first) = requests.first() else {
         return facts();
     };
@@ -440,14 +433,14 @@ fn sales_source(requests: &[SalesRequest]) -> (String, &'static str) {
     if !split.uses_rollups() {
         return facts();
     }
-    let source = format!(
-        "(SELECT day, {CELL_COLUMNS} FROM sales_facts WHERE {days}
+    format!(
+        "(SELECT day, vendor_id, {CELL_COLUMNS} FROM sales_facts WHERE {days}
           UNION ALL
-          SELECT month, {CELL_COLUMNS} FROM sales_month_facts WHERE {months}) AS facts",
+          SELECT month, NULL::uuid, {CELL_COLUMNS} FROM sales_month_facts WHERE {months})
+         AS facts",
         days = split.days_condition("day"),
         months = split.months_condition("month"),
-    );
-    (source, ROLLUP_FILTER)
+    )
 }
 
 /// A grouped code's Thai and English names: present (null when unknown).
@@ -486,13 +479,13 @@ pub async fn sales(
             format!(" GROUP BY {0} ORDER BY {0}", group.join(", ")),
         )
     };
-    let (source, filter) = sales_source(std::slice::from_ref(&request));
+    let source = sales_source(std::slice::from_ref(&request));
     let rows_sql = format!(
-        "SELECT {select}{} FROM {source} {filter}{group}",
+        "SELECT {select}{} FROM {source} {SALES_FILTER}{group}",
         measures(request.orders_column(true))
     );
     let totals_sql = format!(
-        "SELECT {} FROM {source} {filter}",
+        "SELECT {} FROM {source} {SALES_FILTER}",
         measures(request.orders_column(false))
     );
 
@@ -676,8 +669,8 @@ impl GroupingSets {
         })
     }
 
-    /// The statement over `(source, filter)` (see [`sales_source`]).
-    fn sql(&self, (source, filter): (String, &str)) -> String {
+    /// The statement over `source` (see [`sales_source`]).
+    fn sql(&self, source: String) -> String {
         let grouping_mask = if self.used.is_empty() {
             "0".to_string()
         } else {
@@ -710,7 +703,7 @@ impl GroupingSets {
             order.push(format!("CASE {grouping_mask} {} END", cases.join(" ")));
         }
         format!(
-            "SELECT {}, {} FROM {source} {filter}
+            "SELECT {}, {} FROM {source} {SALES_FILTER}
               GROUP BY GROUPING SETS ({})
               ORDER BY {}",
             select.join(", "),
@@ -985,25 +978,19 @@ fn per_listing_sql(from: Option<NaiveDate>, to: Option<NaiveDate>, order: &str) 
               LIMIT $2"
         );
     }
-    let mut pieces = vec![format!(
-        "SELECT listing_id, vendor_id, {MEASURES} FROM sales_listing_facts
-          WHERE ({}) AND {VENDORS}",
-        split.days_condition("day")
-    )];
+    let mut pieces = vec![("sales_listing_facts", split.days_condition("day"))];
     if !split.months.is_empty() {
-        pieces.push(format!(
-            "SELECT listing_id, vendor_id, {MEASURES} FROM sales_listing_month_facts
-              WHERE ({}) AND {VENDORS}",
-            split.months_condition("month")
-        ));
+        pieces.push(("sales_listing_month_facts", split.months_condition("month")));
     }
     if let Some(years) = split.years {
-        pieces.push(format!(
-            "SELECT listing_id, vendor_id, {MEASURES} FROM sales_listing_year_facts
-              WHERE {} AND {VENDORS}",
-            years.condition("year")
-        ));
+        pieces.push(("sales_listing_year_facts", years.condition("year")));
     }
+    let pieces: Vec<String> = pieces
+        .iter()
+        .map(|(table, period)| {
+            format!("SELECT listing_id, vendor_id, {MEASURES} FROM {table} WHERE ({period}) AND {VENDORS}")
+        })
+        .collect();
     format!(
         "SELECT listing_id, vendor_id,
                 sum(orders)::bigint AS orders, sum(units)::bigint AS units,

@@ -4,6 +4,7 @@
 //! the table that holds it.
 
 use chrono::{Datelike, NaiveDate};
+use otop_projections::read_models::sales::{month_of, year_of};
 
 /// Half-open `[start, end)`; `None` is unbounded on that side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +43,7 @@ impl Span {
         parts.join(" AND ")
     }
 
-    /// One single year or month starting at `start`: what an index on the rollup's period
+    /// The 1 January of the span when it is exactly one year: what the year rollup's index
     /// then ranks directly.
     pub fn single_year(&self) -> Option<NaiveDate> {
         let (start, end) = (self.start?, self.end?);
@@ -113,14 +114,14 @@ pub fn split(from: Option<NaiveDate>, to: Option<NaiveDate>, levels: Levels) -> 
     let Some(first_month) = lower(from, ceil_month) else {
         return all_days(end);
     };
-    let end_month = end.map(floor_month);
+    let end_month = end.map(month_of);
     if !before(first_month, end_month) {
         return all_days(end);
     }
     let mut out = Split::default();
     out.days.extend(Span::between(from, first_month));
     let first_year = lower(first_month, ceil_year);
-    let end_year = end_month.map(floor_year);
+    let end_year = end_month.map(year_of);
     match first_year {
         Some(first_year) if levels == Levels::MonthsAndYears && before(first_year, end_year) => {
             out.months.extend(Span::between(first_month, first_year));
@@ -153,10 +154,6 @@ fn before(start: Option<NaiveDate>, end: Option<NaiveDate>) -> bool {
     }
 }
 
-fn floor_month(day: NaiveDate) -> NaiveDate {
-    day.with_day(1).unwrap_or(day)
-}
-
 fn ceil_month(day: NaiveDate) -> Option<NaiveDate> {
     if day.day() == 1 {
         return Some(day);
@@ -167,10 +164,6 @@ fn ceil_month(day: NaiveDate) -> Option<NaiveDate> {
         (day.year(), day.month() + 1)
     };
     NaiveDate::from_ymd_opt(year, month, 1)
-}
-
-fn floor_year(day: NaiveDate) -> NaiveDate {
-    NaiveDate::from_ymd_opt(day.year(), 1, 1).unwrap_or(day)
 }
 
 fn ceil_year(day: NaiveDate) -> Option<NaiveDate> {
@@ -199,13 +192,9 @@ mod tests {
             + split
                 .months
                 .iter()
-                .filter(|s| inside(s, floor_month(d)))
+                .filter(|s| inside(s, month_of(d)))
                 .count()
-            + split
-                .years
-                .iter()
-                .filter(|s| inside(s, floor_year(d)))
-                .count()
+            + split.years.iter().filter(|s| inside(s, year_of(d))).count()
     }
 
     fn aligned(split: &Split) -> bool {

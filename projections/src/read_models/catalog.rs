@@ -81,6 +81,9 @@ const STOCK_COLUMNS: &[&str] = &["available_stock", "reserved_stock", "units_sol
 /// zero where the aggregate's one-by-one arithmetic would have stopped at it.
 #[derive(Debug, Default)]
 struct StockMoves {
+    /// Whether any event of the batch touched the stock (a listing whose events only change
+    /// its details is not updated again).
+    moved: bool,
     set_available: Option<i64>,
     available: i64,
     reserved: i64,
@@ -95,6 +98,14 @@ impl StockMoves {
     fn apply(&mut self, event: &RecordedEvent, payload: &ListingEvent) -> bool {
         self.updated_at = Some(recorded_at(event));
         self.last_position = event.position;
+        self.moved |= matches!(
+            payload,
+            ListingEvent::ListingCreated { .. }
+                | ListingEvent::ListingStockChanged { .. }
+                | ListingEvent::StockReserved { .. }
+                | ListingEvent::StockReleased { .. }
+                | ListingEvent::StockCommitted { .. }
+        );
         match payload {
             ListingEvent::ListingCreated { stock, .. } => {
                 self.set(i64::from(*stock));
@@ -183,13 +194,14 @@ impl Projection for CatalogProjection {
 
 impl CatalogProjection {
     /// Every listing's stock moves of the batch, in one statement; each row's `updated_at` and
-    /// `last_position` become those of its last event. A listing with events but no row was
-    /// never created: the log is not what this projection understands, so it stops.
+    /// `last_position` become those of its last event. A listing with stock events but no
+    /// row was never created: the log is not what this projection understands, so it stops.
     async fn move_stock(
         &self,
         conn: &mut PgConnection,
         stock: &HashMap<Uuid, StockMoves>,
     ) -> Result<(), ProjectionError> {
+        let stock: HashMap<&Uuid, &StockMoves> = stock.iter().filter(|(_, m)| m.moved).collect();
         if stock.is_empty() {
             return Ok(());
         }
@@ -229,7 +241,7 @@ impl CatalogProjection {
             let (id, position) = stock
                 .iter()
                 .find(|(id, _)| !moved.contains(id))
-                .map(|(id, moves)| (*id, moves.last_position))
+                .map(|(id, moves)| (**id, moves.last_position))
                 .unwrap_or_default();
             return Err(ProjectionError::BadEvent {
                 position,
