@@ -202,21 +202,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 vec![kind]
             };
             let pool = prepare_database(&config).await?;
-            for kind in kinds {
-                let started = std::time::Instant::now();
-                let bar = ProgressBar::new(kind.name());
-                let report =
-                    rebuild::rebuild(&pool, kind, 1_000, |done, total| bar.show(done, total))
-                        .await?;
-                bar.finish();
-                let seconds = started.elapsed().as_secs_f64();
-                eprintln!(
-                    "rebuilt {}: {} events in {seconds:.1} s ({:.0} events/s)",
-                    kind.name(),
-                    report.events_applied,
-                    report.events_applied as f64 / seconds.max(1e-9)
-                );
-            }
+            // `all` reads the log once for every projection and swaps them in together.
+            let started = std::time::Instant::now();
+            let label = kinds
+                .iter()
+                .map(|kind| kind.name())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let bar = ProgressBar::new(&label);
+            let report = rebuild::rebuild_together(&pool, &kinds, 1_000, |done, total| {
+                bar.show(done, total)
+            })
+            .await?;
+            bar.finish();
+            let seconds = started.elapsed().as_secs_f64();
+            eprintln!(
+                "rebuilt {label}: {} events in {seconds:.1} s ({:.0} events/s)",
+                report.events_applied,
+                report.events_applied as f64 / seconds.max(1e-9)
+            );
             Ok(())
         }
         Command::Reindex => {
@@ -225,7 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let bar = ProgressBar::new("reindex");
             bar.show(0, 1);
-            let listings = otop_api::search_feed::reindex(&pool, search.as_ref()).await?;
+            let listings = otop_projections::search_feed::reindex(&pool, search.as_ref()).await?;
             bar.show(1, 1);
             bar.finish();
             eprintln!(
@@ -464,15 +468,15 @@ async fn shutdown_signal() {
 
 /// A progress bar on stderr, drawn only when stderr is a terminal.
 struct ProgressBar {
-    label: &'static str,
+    label: String,
     on_terminal: bool,
 }
 
 impl ProgressBar {
-    fn new(label: &'static str) -> Self {
+    fn new(label: &str) -> Self {
         use std::io::IsTerminal;
         ProgressBar {
-            label,
+            label: label.to_string(),
             on_terminal: std::io::stderr().is_terminal(),
         }
     }

@@ -124,6 +124,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The JSON API and the pages, under the request-id, tracing and run-to-completion layers.
 /// The API's middleware (idempotency, vendor standing, write limits) is the API's alone.
 pub fn router(state: AppState) -> std::io::Result<Router> {
+    let http_metrics = crate::metrics::HttpMetrics::new().map_err(std::io::Error::other)?;
     let pages = otop_web::router(state.clone()).map_err(std::io::Error::other)?;
     let (routes, openapi) = api_router().split_for_parts();
     let routes = routes
@@ -148,6 +149,11 @@ pub fn router(state: AppState) -> std::io::Result<Router> {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .merge(pages)
         .merge(routes)
+        .layer(from_fn_with_state(
+            http_metrics.clone(),
+            crate::metrics::record,
+        ))
+        .layer(axum::Extension(http_metrics))
         .layer(from_fn(run_to_completion))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
@@ -196,7 +202,6 @@ pub struct RunningServer {
     task: JoinHandle<std::io::Result<()>>,
     runners: Vec<RunnerHandle>,
     expiry: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
-    search_feed: Option<crate::search_feed::FeedHandle>,
     sealer: Option<otop_projections::seal::SealTask>,
 }
 
@@ -212,9 +217,6 @@ impl RunningServer {
         if let Some(sealer) = self.sealer {
             sealer.stop().await;
         }
-        if let Some(feed) = self.search_feed {
-            feed.stop().await;
-        }
         if let Some((stop, task)) = self.expiry {
             let _ = stop.send(());
             let _ = task.await;
@@ -226,8 +228,9 @@ impl RunningServer {
     }
 }
 
-/// Connections reserved for projection runners and the checkout process manager.
-const WORKER_CONNECTIONS: u32 = 8;
+/// Connections reserved for the projection runners, the checkout process manager and the
+/// search feed (six consumers, the process manager's commands beside them).
+const WORKER_CONNECTIONS: u32 = 10;
 
 /// Starts one runner per projection (each waits as a standby if another process runs it).
 pub fn spawn_projection_runners(pool: &sqlx::PgPool) -> Vec<RunnerHandle> {
@@ -238,6 +241,24 @@ pub fn spawn_projection_runners(pool: &sqlx::PgPool) -> Vec<RunnerHandle> {
             runner::spawn(pool.clone(), projection, RunnerSettings::default())
         })
         .collect()
+}
+
+/// The search feed pauses a little longer than the read models after a batch (see
+/// `RunnerSettings::coalesce`): one index commit then covers the commits of several commands.
+const SEARCH_FEED_COALESCE: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Starts the search feed on a runner: locked by the index it feeds (one Meilisearch index
+/// is fed by one process at a time; an embedded index by its own process).
+pub fn spawn_search_feed(
+    pool: &sqlx::PgPool,
+    index: Arc<dyn otop_search::SearchIndex>,
+) -> RunnerHandle {
+    let feed = otop_projections::search_feed::SearchFeed::new(index);
+    let settings = RunnerSettings {
+        coalesce: SEARCH_FEED_COALESCE,
+        ..RunnerSettings::default()
+    };
+    runner::spawn(pool.clone(), Arc::new(feed), settings)
 }
 
 /// Opens the configured search index: Meilisearch when `MEILI_URL` is set, else embedded.
@@ -348,16 +369,17 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
             ..RunnerSettings::default()
         };
         if state.config.run_checkout_process {
-            runners.push(runner::spawn(worker_pool, Arc::new(process), settings));
+            runners.push(runner::spawn(
+                worker_pool.clone(),
+                Arc::new(process),
+                settings,
+            ));
         }
+        runners.push(spawn_search_feed(&worker_pool, state.search.clone()));
         runners
     } else {
         Vec::new()
     };
-    let search_feed = state
-        .config
-        .run_projections
-        .then(|| crate::search_feed::spawn(pool.clone(), state.search.clone()));
     let expiry = state
         .config
         .run_projections
@@ -383,7 +405,6 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
         task,
         runners,
         expiry,
-        search_feed,
         sealer,
     })
 }

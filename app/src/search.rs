@@ -17,8 +17,7 @@ use crate::error::AppError;
 use crate::read_your_writes;
 use crate::state::AppState;
 
-/// The checkpoint name of the search feed: `min_position` waits for it.
-pub const SEARCH_PROJECTION: &str = "search";
+pub use otop_projections::search_feed::SEARCH_PROJECTION;
 const MAX_QUERY_CHARS: usize = 200;
 const MAX_PER_PAGE: i64 = 100;
 

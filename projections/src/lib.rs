@@ -15,6 +15,7 @@ pub mod read_models;
 pub mod rebuild;
 pub mod runner;
 pub mod seal;
+pub mod search_feed;
 pub mod snapshot_mac;
 
 pub use event_store::{

@@ -4,7 +4,7 @@
 use futures::future::BoxFuture;
 use sqlx::PgConnection;
 
-use crate::log::RecordedEvent;
+use crate::log::{LogCursor, RecordedEvent};
 use crate::read_models::ledger::LedgerProjection;
 use crate::read_models::sales::SalesProjection;
 use crate::read_models::{catalog::CatalogProjection, orders::OrdersProjection};
@@ -47,6 +47,11 @@ pub enum BatchMode {
     /// idempotent; nothing holds a transaction (and with it `pg_snapshot_xmin`, which every
     /// log reader waits behind) open while commands run. For the process manager.
     AtLeastOnce,
+    /// The consumer keeps its checkpoint where its writes land, and commits both together
+    /// (a search index stores the batch's checkpoint with its documents): the runner asks it
+    /// where it stands ([`Projection::own_checkpoint`]), hands it the next events, and then
+    /// mirrors its position into `projection_checkpoints` for readiness and `min_position`.
+    OwnCheckpoint,
 }
 
 pub trait Projection: Send + Sync + 'static {
@@ -56,6 +61,19 @@ pub trait Projection: Send + Sync + 'static {
     /// How the runner feeds this consumer ([`BatchMode::Transaction`] unless it says so).
     fn batch_mode(&self) -> BatchMode {
         BatchMode::Transaction
+    }
+
+    /// The advisory lock that keeps one runner of this consumer active across processes, or
+    /// `None` when what it writes is local to its process (an embedded search index), so that
+    /// every process runs its own.
+    fn lock_key(&self) -> Option<String> {
+        Some(format!("otop-projection:{}", self.name()))
+    }
+
+    /// Where the consumer stands, read from its own store ([`BatchMode::OwnCheckpoint`]
+    /// only); `None` before its first batch.
+    fn own_checkpoint(&self) -> BoxFuture<'_, Result<Option<LogCursor>, ProjectionError>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// Applies `events` (in log order). In [`BatchMode::Transaction`] `conn` is inside the

@@ -1,23 +1,128 @@
-//! Rebuilding a projection from the log while the live tables keep serving reads.
+//! Rebuilding projections from the log while the live tables keep serving reads.
 //!
-//! 1. Fresh tables `<table>_rebuild` (same columns and indexes) and a checkpoint of their own.
-//! 2. Replay the whole log into them, batch by batch, without blocking anyone.
-//! 3. In one transaction: lock the live checkpoint (the live runner pauses after its current
-//!    batch), apply what arrived meanwhile, swap the tables by renaming, and move the live
-//!    checkpoint to where the rebuild stands. Readers wait only for the renames.
+//! 1. Fresh tables `<table>_rebuild` (same columns and indexes) and a checkpoint of their own,
+//!    for every projection being rebuilt.
+//! 2. Read the whole log once, batch by batch, and hand every batch to each projection, which
+//!    applies it to its fresh tables in a transaction of its own (its checkpoint with it). The
+//!    reader runs one batch ahead of the slowest projection, and the projections apply side by
+//!    side on their own connections: rebuilding four costs one read of the log, not four.
+//! 3. In one transaction: lock every live checkpoint (the live runners pause after their
+//!    current batch), apply what arrived meanwhile, swap every table by renaming, and move the
+//!    live checkpoints to where the rebuild stands. Readers wait only for the renames; all the
+//!    projections go live together, at one position of the log.
 
+use std::sync::{Arc, Mutex};
+
+use futures::future::try_join_all;
 use sqlx::PgPool;
+use tokio::sync::mpsc;
 
 use crate::checkpoint;
-use crate::log::read_after;
-use crate::projection::{ProjectionError, ProjectionKind};
-use crate::runner::run_batch;
+use crate::log::{read_after, LogCursor, RecordedEvent};
+use crate::projection::{Projection, ProjectionError, ProjectionKind};
 
 pub const REBUILD_SUFFIX: &str = "_rebuild";
 
+/// Batches the reader may run ahead of the slowest projection.
+const READ_AHEAD: usize = 2;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RebuildReport {
+    /// Events each rebuilt projection applied (the whole log, up to the swap).
     pub events_applied: u64,
+    /// Queries that read a batch of the log: one per batch for all the projections together.
+    pub log_reads: u64,
+}
+
+/// Reports progress as the slowest projection finishes a batch.
+struct Progress<F> {
+    report: F,
+    done: Vec<u64>,
+    total: u64,
+}
+
+impl<F: FnMut(u64, u64)> Progress<F> {
+    fn new(mut report: F, projections: usize, total: u64) -> Self {
+        report(0, total);
+        Progress {
+            report,
+            done: vec![0; projections],
+            total,
+        }
+    }
+
+    fn applied(&mut self, projection: usize, events: u64) {
+        let before = self.slowest();
+        if let Some(done) = self.done.get_mut(projection) {
+            *done += events;
+        }
+        let after = self.slowest();
+        if after > before {
+            (self.report)(after, self.total.max(after));
+        }
+    }
+
+    fn slowest(&self) -> u64 {
+        self.done.iter().copied().min().unwrap_or_default()
+    }
+
+    fn finish(&mut self, done: u64) {
+        (self.report)(done, self.total.max(done));
+    }
+}
+
+/// One projection being rebuilt into its shadow tables.
+struct Shadow {
+    kind: ProjectionKind,
+    name: String,
+    projection: Arc<dyn Projection>,
+}
+
+impl Shadow {
+    fn new(kind: ProjectionKind) -> Self {
+        let name = format!("{}{REBUILD_SUFFIX}", kind.name());
+        let projection = Arc::from(kind.build_named(&name, REBUILD_SUFFIX));
+        Shadow {
+            kind,
+            name,
+            projection,
+        }
+    }
+
+    /// Fresh shadow tables and a fresh shadow checkpoint (a rebuild that stopped half way
+    /// leaves its shadows behind; they are dropped here).
+    async fn prepare(&self, pool: &PgPool) -> Result<(), ProjectionError> {
+        for (table, _) in self.kind.tables() {
+            sqlx::query(&format!("DROP TABLE IF EXISTS {table}{REBUILD_SUFFIX}"))
+                .execute(pool)
+                .await?;
+            sqlx::query(&format!(
+                "CREATE TABLE {table}{REBUILD_SUFFIX} (LIKE {table} INCLUDING ALL)"
+            ))
+            .execute(pool)
+            .await?;
+        }
+        sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
+            .bind(&self.name)
+            .execute(pool)
+            .await?;
+        checkpoint::ensure(pool, &self.name).await?;
+        checkpoint::ensure(pool, self.kind.name()).await?;
+        Ok(())
+    }
+
+    /// Applies one batch and moves the shadow checkpoint past it, in one transaction.
+    async fn apply(&self, pool: &PgPool, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        let mut tx = pool.begin().await?;
+        checkpoint::lock(&mut tx, &self.name).await?;
+        self.projection.apply(&mut tx, events).await?;
+        checkpoint::advance(&mut tx, &self.name, last.cursor(), events.len() as i64).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// Rebuilds `kind`; `progress(done, total)` is called after every batch.
@@ -25,96 +130,175 @@ pub async fn rebuild(
     pool: &PgPool,
     kind: ProjectionKind,
     batch_size: i64,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> Result<RebuildReport, ProjectionError> {
-    let live_name = kind.name();
-    let shadow_name = format!("{live_name}{REBUILD_SUFFIX}");
-    let projection = kind.build_named(&shadow_name, REBUILD_SUFFIX);
+    rebuild_together(pool, &[kind], batch_size, progress).await
+}
 
-    for (table, _) in kind.tables() {
-        sqlx::query(&format!("DROP TABLE IF EXISTS {table}{REBUILD_SUFFIX}"))
-            .execute(pool)
-            .await?;
-        sqlx::query(&format!(
-            "CREATE TABLE {table}{REBUILD_SUFFIX} (LIKE {table} INCLUDING ALL)"
-        ))
-        .execute(pool)
-        .await?;
+/// Rebuilds every projection in `kinds` from one read of the log, and swaps them all in at
+/// once; `progress(done, total)` is called as the slowest of them finishes a batch.
+pub async fn rebuild_together(
+    pool: &PgPool,
+    kinds: &[ProjectionKind],
+    batch_size: i64,
+    progress: impl FnMut(u64, u64),
+) -> Result<RebuildReport, ProjectionError> {
+    let shadows: Vec<Shadow> = kinds.iter().map(|&kind| Shadow::new(kind)).collect();
+    for shadow in &shadows {
+        shadow.prepare(pool).await?;
     }
-    sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
-        .bind(&shadow_name)
-        .execute(pool)
-        .await?;
-    checkpoint::ensure(pool, &shadow_name).await?;
-    checkpoint::ensure(pool, live_name).await?;
-
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(pool)
         .await?;
     let total = total as u64;
-    let mut done = 0u64;
-    progress(done, total);
-    loop {
-        let applied = run_batch(pool, projection.as_ref(), batch_size).await?;
-        if applied == 0 {
-            break;
+    let progress = Mutex::new(Progress::new(progress, shadows.len(), total));
+
+    let replayed = replay(pool, &shadows, batch_size, &progress).await?;
+    for shadow in &shadows {
+        // Fresh statistics before the tables go live: without them the planner takes the
+        // freshly filled tables for empty and picks plans that sort to disk.
+        for (table, _) in shadow.kind.tables() {
+            sqlx::query(&format!("ANALYZE {table}{REBUILD_SUFFIX}"))
+                .execute(pool)
+                .await?;
         }
-        done += applied as u64;
-        progress(done, total.max(done));
     }
+    let tail = swap_in(pool, &shadows, batch_size, replayed.events_applied).await?;
+    let events_applied = replayed.events_applied + tail.events_applied;
+    progress
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .finish(events_applied);
+    Ok(RebuildReport {
+        events_applied,
+        log_reads: replayed.log_reads + tail.log_reads,
+    })
+}
 
-    // Fresh statistics before the tables go live: without them the planner takes the
-    // freshly filled tables for empty and picks plans that sort to disk.
-    for (table, _) in kind.tables() {
-        sqlx::query(&format!("ANALYZE {table}{REBUILD_SUFFIX}"))
-            .execute(pool)
-            .await?;
-    }
+/// The replay: one reader feeds every shadow through a bounded channel of its own.
+async fn replay<F: FnMut(u64, u64)>(
+    pool: &PgPool,
+    shadows: &[Shadow],
+    batch_size: i64,
+    progress: &Mutex<Progress<F>>,
+) -> Result<RebuildReport, ProjectionError> {
+    let (senders, receivers): (Vec<_>, Vec<_>) = shadows
+        .iter()
+        .map(|_| mpsc::channel::<Arc<Vec<RecordedEvent>>>(READ_AHEAD))
+        .unzip();
+    let reader = async move {
+        let mut cursor = LogCursor::START;
+        let mut read = RebuildReport {
+            events_applied: 0,
+            log_reads: 0,
+        };
+        loop {
+            let events = read_after(pool, cursor, batch_size).await?;
+            read.log_reads += 1;
+            let Some(last) = events.last() else {
+                break;
+            };
+            cursor = last.cursor();
+            read.events_applied += events.len() as u64;
+            let batch = Arc::new(events);
+            for sender in &senders {
+                // A closed channel means its applier failed; its error is the one reported.
+                if sender.send(batch.clone()).await.is_err() {
+                    return Ok::<_, ProjectionError>(read);
+                }
+            }
+        }
+        // Dropping the senders tells every applier the log is done.
+        Ok(read)
+    };
+    let appliers = shadows.iter().zip(receivers).enumerate().map(
+        |(index, (shadow, mut batches))| async move {
+            while let Some(batch) = batches.recv().await {
+                shadow.apply(pool, &batch).await?;
+                progress
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .applied(index, batch.len() as u64);
+            }
+            Ok::<_, ProjectionError>(())
+        },
+    );
+    let (read, _) = futures::try_join!(reader, try_join_all(appliers))?;
+    Ok(read)
+}
 
+/// The swap, in one transaction: every live checkpoint locked, the tail applied to every
+/// shadow, every table renamed, every live checkpoint moved (to `replayed` events and the
+/// tail). Reports the tail.
+async fn swap_in(
+    pool: &PgPool,
+    shadows: &[Shadow],
+    batch_size: i64,
+    replayed: u64,
+) -> Result<RebuildReport, ProjectionError> {
     let mut tx = pool.begin().await?;
-    checkpoint::lock(&mut tx, live_name).await?;
-    let mut cursor = checkpoint::lock(&mut tx, &shadow_name).await?;
+    for shadow in shadows {
+        checkpoint::lock(&mut tx, shadow.kind.name()).await?;
+    }
+    let mut cursor = None;
+    for shadow in shadows {
+        let at = checkpoint::lock(&mut tx, &shadow.name).await?;
+        if cursor.is_some_and(|cursor| cursor != at) {
+            return Err(ProjectionError::Transient(format!(
+                "the rebuild of {} stopped at another position than the others",
+                shadow.kind.name()
+            )));
+        }
+        cursor = Some(at);
+    }
+    let mut cursor = cursor.unwrap_or_default();
+    let mut tail = RebuildReport {
+        events_applied: 0,
+        log_reads: 0,
+    };
     loop {
         let events = read_after(&mut *tx, cursor, batch_size).await?;
+        tail.log_reads += 1;
         let Some(last) = events.last() else { break };
         cursor = last.cursor();
-        projection.apply(&mut tx, &events).await?;
-        done += events.len() as u64;
+        for shadow in shadows {
+            shadow.projection.apply(&mut tx, &events).await?;
+        }
+        tail.events_applied += events.len() as u64;
     }
-    for (table, _) in kind.tables() {
-        sqlx::query(&format!("ALTER TABLE {table} RENAME TO {table}_replaced"))
+    for shadow in shadows {
+        for (table, _) in shadow.kind.tables() {
+            sqlx::query(&format!("ALTER TABLE {table} RENAME TO {table}_replaced"))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&format!(
+                "ALTER TABLE {table}{REBUILD_SUFFIX} RENAME TO {table}"
+            ))
             .execute(&mut *tx)
             .await?;
-        sqlx::query(&format!(
-            "ALTER TABLE {table}{REBUILD_SUFFIX} RENAME TO {table}"
-        ))
+            sqlx::query(&format!("DROP TABLE {table}_replaced"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE projection_checkpoints
+                SET transaction_id = $2::text::xid8, position = $3, events_applied = $4,
+                    updated_at = now(), failed_position = NULL, last_error = NULL
+              WHERE name = $1",
+        )
+        .bind(shadow.kind.name())
+        .bind(cursor.transaction_id.to_string())
+        .bind(cursor.position)
+        .bind((replayed + tail.events_applied) as i64)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&format!("DROP TABLE {table}_replaced"))
+        sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
+            .bind(&shadow.name)
             .execute(&mut *tx)
             .await?;
     }
-    sqlx::query(
-        "UPDATE projection_checkpoints
-            SET transaction_id = $2::text::xid8, position = $3, events_applied = $4,
-                updated_at = now(), failed_position = NULL, last_error = NULL
-          WHERE name = $1",
-    )
-    .bind(live_name)
-    .bind(cursor.transaction_id.to_string())
-    .bind(cursor.position)
-    .bind(done as i64)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
-        .bind(&shadow_name)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
-    progress(done, total.max(done));
-    Ok(RebuildReport {
-        events_applied: done,
-    })
+    Ok(tail)
 }
 
 /// A digest of a table's rows in key order, for comparing a live read model with a rebuild.

@@ -61,7 +61,34 @@ pub async fn run_batch(
     match projection.batch_mode() {
         BatchMode::Transaction => run_transactional_batch(pool, projection, batch_size).await,
         BatchMode::AtLeastOnce => run_at_least_once_batch(pool, projection, batch_size).await,
+        BatchMode::OwnCheckpoint => run_own_checkpoint_batch(pool, projection, batch_size).await,
     }
+}
+
+/// The consumer says where it stands and commits its checkpoint with its writes; the row in
+/// `projection_checkpoints` only mirrors it (a crash between the two is mended by the next
+/// batch, which starts from the consumer's own checkpoint).
+async fn run_own_checkpoint_batch(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    batch_size: i64,
+) -> Result<usize, ProjectionError> {
+    let cursor = projection.own_checkpoint().await?.unwrap_or_default();
+    let events = read_after(pool, cursor, batch_size).await?;
+    let Some(last) = events.last() else {
+        return Ok(0);
+    };
+    let new_cursor: LogCursor = last.cursor();
+    let mut conn = pool.acquire().await?;
+    projection.apply(&mut conn, &events).await?;
+    checkpoint::advance(
+        &mut conn,
+        projection.name(),
+        new_cursor,
+        events.len() as i64,
+    )
+    .await?;
+    Ok(events.len())
 }
 
 /// Reads and acts with no transaction open; the checkpoint moves only from where the batch
@@ -175,13 +202,13 @@ async fn run(
     let name = projection.name().to_string();
     // The advisory lock lives as long as this connection: never a pooled one, which would
     // carry the lock back into the pool.
-    let _lock = if settings.use_advisory_lock {
-        match acquire_leadership(&pool, &name, &settings, &mut stopped).await {
+    let lock_key = projection.lock_key().filter(|_| settings.use_advisory_lock);
+    let _lock = match lock_key {
+        Some(key) => match acquire_leadership(&pool, &key, &settings, &mut stopped).await {
             Some(lock) => Some(lock),
             None => return,
-        }
-    } else {
-        None
+        },
+        None => None,
     };
     tracing::info!(projection = %name, "projection runner active");
     if let Err(error) = checkpoint::ensure(&pool, &name).await {
@@ -273,10 +300,11 @@ async fn wait_for_events(
     }
 }
 
-/// Waits until this process holds the projection's advisory lock; `None` if asked to stop.
+/// Waits until this process holds the advisory lock `key` (a projection's
+/// [`Projection::lock_key`]); `None` if asked to stop.
 pub async fn acquire_leadership(
     pool: &PgPool,
-    name: &str,
+    key: &str,
     settings: &RunnerSettings,
     stopped: &mut watch::Receiver<bool>,
 ) -> Option<PgConnection> {
@@ -292,29 +320,25 @@ pub async fn acquire_leadership(
         }
         match PgConnection::connect_with(&options).await {
             Ok(mut conn) => {
-                let locked: Result<bool, sqlx::Error> = sqlx::query_scalar(
-                    "SELECT pg_try_advisory_lock(hashtext('otop-projection:' || $1))",
-                )
-                .bind(name)
-                .fetch_one(&mut conn)
-                .await;
+                let locked: Result<bool, sqlx::Error> =
+                    sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+                        .bind(key)
+                        .fetch_one(&mut conn)
+                        .await;
                 match locked {
                     Ok(true) => return Some(conn),
                     Ok(false) => {
                         if !announced_standby {
-                            tracing::info!(
-                                projection = name,
-                                "another runner is active; standing by"
-                            );
+                            tracing::info!(lock = key, "another runner is active; standing by");
                             announced_standby = true;
                         }
                         let _ = conn.close().await;
                     }
-                    Err(error) => tracing::warn!(projection = name, %error, "advisory lock failed"),
+                    Err(error) => tracing::warn!(lock = key, %error, "advisory lock failed"),
                 }
             }
             Err(error) => {
-                tracing::warn!(projection = name, %error, "cannot connect for the advisory lock")
+                tracing::warn!(lock = key, %error, "cannot connect for the advisory lock")
             }
         }
         tokio::select! {

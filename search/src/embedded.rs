@@ -173,6 +173,11 @@ impl SearchIndex for EmbeddedIndex {
         "embedded"
     }
 
+    /// Local to this process: every replica feeds its own.
+    fn lock_key(&self) -> Option<String> {
+        None
+    }
+
     /// The embedded index's settings are its schema and tokenizer, fixed in code and
     /// checked when it is opened: nothing to do.
     async fn apply_settings(&self) -> Result<(), SearchError> {

@@ -27,6 +27,11 @@ pub trait SearchIndex: Send + Sync {
     /// `"embedded"` or `"meilisearch"`.
     fn backend(&self) -> &'static str;
 
+    /// What the process that feeds this index locks, so that one feeds it at a time: `None`
+    /// for an index local to this process (each process feeds its own), a key naming the
+    /// index for one that several processes share.
+    fn lock_key(&self) -> Option<String>;
+
     /// Makes the index's settings what this code expects (searchable, filterable and
     /// sortable fields, typo tolerance, dictionary). Idempotent.
     async fn apply_settings(&self) -> Result<(), SearchError>;

@@ -132,6 +132,8 @@ struct CheckpointDocument {
 #[derive(Debug)]
 pub struct MeiliIndex {
     client: Client,
+    /// The server's address as configured, without a trailing `/`.
+    url: String,
     uid: String,
 }
 
@@ -165,10 +167,12 @@ impl MeiliIndex {
                 "invalid Meilisearch index uid {index_uid:?}"
             )));
         }
-        let client = Client::new(url.trim_end_matches('/'), api_key)?;
+        let url = url.trim_end_matches('/');
+        let client = Client::new(url, api_key)?;
         client.health().await?;
         Ok(MeiliIndex {
             client,
+            url: url.to_string(),
             uid: index_uid.to_string(),
         })
     }
@@ -362,6 +366,11 @@ fn first_price(results: &meilisearch_sdk::search::SearchResults<Value>) -> Optio
 impl SearchIndex for MeiliIndex {
     fn backend(&self) -> &'static str {
         "meilisearch"
+    }
+
+    /// One index on one server, shared by every replica: fed by one of them at a time.
+    fn lock_key(&self) -> Option<String> {
+        Some(format!("otop-search:meilisearch:{}/{}", self.url, self.uid))
     }
 
     async fn apply_settings(&self) -> Result<(), SearchError> {

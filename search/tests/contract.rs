@@ -214,6 +214,7 @@ contract!(
     hostile_text_and_filter_values_never_widen,
     paging_limits_and_empty_results,
     listings_without_optional_fields,
+    the_feeding_lock_belongs_to_a_shared_index,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1044,6 +1045,22 @@ mod checks {
         assert!(unknown.hits.is_empty());
         let default_page = search(index.as_ref(), &SearchQuery::default()).await;
         assert_eq!(default_page.hits.len(), 20);
+    }
+
+    /// The feed's lock is the index's: a Meilisearch index, shared by every replica, names
+    /// itself (server and uid); an embedded one is local to its process and takes none.
+    pub async fn the_feeding_lock_belongs_to_a_shared_index(target: &Target) {
+        let index = target.open().await;
+        match target {
+            Target::Embedded(_) => assert_eq!(index.lock_key(), None),
+            Target::Meili { url, uid, .. } => {
+                let key = index.lock_key().expect("a shared index has a lock");
+                assert!(key.contains(uid.as_str()), "{key}");
+                assert!(key.contains(url.trim_end_matches('/')), "{key}");
+                let again = target.open().await;
+                assert_eq!(again.lock_key(), Some(key), "one index, one lock");
+            }
+        }
     }
 
     pub async fn listings_without_optional_fields(target: &Target) {

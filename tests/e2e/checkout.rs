@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use otop_domain::{Listing, Order, OrderStatus};
-use otop_e2e::{Reply, TestApp};
+use otop_e2e::{Reply, ServerProcess, TestApp};
 use otop_projections::process_manager::CheckoutProcess;
 use otop_projections::runner::{self, RunnerSettings};
 use otop_projections::{AggregateStore, BatchMode, Projection, ProjectionError, RecordedEvent};
@@ -19,7 +19,7 @@ use sqlx::PgConnection;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-fn address() -> Value {
+pub(crate) fn address() -> Value {
     json!({
         "name": "สมศรี ใจดี",
         "phone": "081-234-5678",
@@ -382,14 +382,6 @@ fn held_by_orders(
     held
 }
 
-/// A free port on the loopback interface (bound, read, released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
-}
-
 /// `kill -9` of the API process in the middle of a stream of checkouts: every checkout in
 /// the log is whole (all its orders awaiting payment, every line's stock held) or absent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -404,30 +396,20 @@ async fn killing_the_server_mid_stream_leaves_every_checkout_whole_or_absent() {
     let shopper = app.shopper("crash-buyer");
     app.stop_server().await;
 
-    let port = free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_otop-e2e-server"))
-        .env("DATABASE_URL", app.database_url())
-        .env("OTOP_BIND", format!("127.0.0.1:{port}"))
-        .env("OTOP_JWT_SECRET", otop_e2e::JWT_SECRET)
-        .env("OTOP_PAYMENT_SECRET", otop_e2e::PAYMENT_SECRET)
-        // One shopper sends every checkout of the stream and pays none.
-        .env("OTOP_MAX_UNPAID_CHECKOUTS_PER_SHOPPER", "0")
-        .env("OTOP_WRITE_RATE_PER_MINUTE", "0")
-        .env(
-            "OTOP_INDEX_DIR",
-            std::env::temp_dir().join(format!("crash-{port}")),
-        )
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start the API process");
-    let base = format!("http://127.0.0.1:{port}");
+    let mut child = ServerProcess::start(
+        env!("CARGO_BIN_EXE_otop-e2e-server"),
+        app.database_url(),
+        "crash",
+        &[
+            // One shopper sends every checkout of the stream and pays none.
+            ("OTOP_MAX_UNPAID_CHECKOUTS_PER_SHOPPER", "0"),
+            ("OTOP_WRITE_RATE_PER_MINUTE", "0"),
+        ],
+    )
+    .await;
+    let base = child.base_url.clone();
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the API process never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     // Eight shoppers check out two-vendor carts back to back; the process is killed once 60
     // checkouts have been answered, with others in flight.
@@ -471,8 +453,7 @@ async fn killing_the_server_mid_stream_leaves_every_checkout_whole_or_absent() {
         assert!(Instant::now() < deadline, "the checkouts did not get going");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    child.kill().expect("kill -9 the API process");
-    let _ = child.wait();
+    child.kill();
     for worker in workers {
         worker.await.expect("a shopper task");
     }

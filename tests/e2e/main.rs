@@ -8,6 +8,7 @@ mod browser;
 mod catalog_stock;
 mod checkout;
 mod error_classes;
+mod failover;
 mod hostile_input;
 mod limits;
 mod log_race;

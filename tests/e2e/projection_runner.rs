@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use otop_bench::load::{generate, Stores};
 use otop_e2e::TestDatabase;
-use otop_projections::rebuild::{rebuild, table_digest};
+use otop_projections::rebuild::{rebuild, rebuild_together, table_digest};
 use otop_projections::runner::{self, RunnerSettings};
 use otop_projections::{checkpoint, Projection, ProjectionError, ProjectionKind, RecordedEvent};
 use sqlx::{PgConnection, PgPool};
@@ -302,6 +302,95 @@ async fn a_rebuild_equals_the_live_run_and_reads_go_on_during_the_swap() {
         .await
         .expect("count");
     assert_eq!(listings_after, 45);
+    for handle in live_runners {
+        handle.stop().await;
+    }
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_all_reads_the_log_once_and_swaps_every_projection_in_together() {
+    let db = TestDatabase::create().await;
+    let stores = Stores::new(&db.pool);
+    let settings = RunnerSettings {
+        poll_interval: Duration::from_millis(10),
+        ..RunnerSettings::default()
+    };
+    let live_runners = spawn_all(&db.pool, &settings);
+    generate(&stores, 11, 6, 400).await;
+    wait_caught_up(&db.pool).await;
+    let live = digests(&db.pool).await;
+    let events = total_events(&db.pool).await as u64;
+    let listings_before: i64 = sqlx::query_scalar("SELECT count(*) FROM listing_catalog")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    let batch = 100;
+
+    let mut reported = Vec::new();
+    let report = rebuild_together(&db.pool, &ProjectionKind::ALL, batch, |done, total| {
+        reported.push((done, total));
+    })
+    .await
+    .expect("rebuild all");
+
+    assert_eq!(
+        report.events_applied, events,
+        "every projection saw the whole log"
+    );
+    // One read per batch for the four together (and one that finds the end, and one in the
+    // swap), where rebuilding them one after another reads the log four times.
+    let batches = events.div_ceil(batch as u64);
+    assert!(
+        report.log_reads <= batches + 2,
+        "{} reads of the log for {batches} batches",
+        report.log_reads
+    );
+    assert!(report.log_reads >= batches, "the log was read in batches");
+    assert!(reported.len() > 2, "progress is reported batch by batch");
+    assert!(reported.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+    assert_eq!(reported.last().map(|(done, _)| *done), Some(events));
+    assert_eq!(
+        live,
+        digests(&db.pool).await,
+        "the rebuild equals the live run"
+    );
+    let positions: Vec<i64> = sqlx::query_scalar(
+        "SELECT position FROM projection_checkpoints WHERE name = ANY($1) ORDER BY name",
+    )
+    .bind(ProjectionKind::ALL.map(|kind| kind.name()).to_vec())
+    .fetch_all(&db.pool)
+    .await
+    .expect("checkpoints");
+    assert_eq!(positions.len(), 4);
+    assert!(
+        positions.windows(2).all(|pair| pair[0] == pair[1]),
+        "all four went live at one position: {positions:?}"
+    );
+    let shadows: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM projection_checkpoints WHERE name LIKE '%_rebuild'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("shadow checkpoints");
+    assert_eq!(shadows, 0, "no shadow checkpoint is left behind");
+
+    // The live runners go on after the swap, into the new tables.
+    generate(&stores, 12, 1, 20).await;
+    wait_caught_up(&db.pool).await;
+    let listings_after: i64 = sqlx::query_scalar("SELECT count(*) FROM listing_catalog")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    let vendors_after: i64 = sqlx::query_scalar("SELECT count(*) FROM vendor_directory")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(vendors_after, 7);
+    assert!(
+        listings_after > listings_before,
+        "{listings_after} listings after the swap"
+    );
     for handle in live_runners {
         handle.stop().await;
     }

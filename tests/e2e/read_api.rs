@@ -1249,3 +1249,117 @@ async fn api_replies_are_compressed_for_clients_that_ask() {
     );
     app.cleanup().await;
 }
+
+/// The value of the sample `name` whose labels include every one of `labels` (`key="value"`).
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .find(|(series, _)| {
+            let Some(rest) = series.strip_prefix(name) else {
+                return false;
+            };
+            (rest.is_empty() || rest.starts_with('{'))
+                && labels.iter().all(|label| rest.contains(label))
+        })
+        .and_then(|(_, value)| value.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_every_route_by_status_with_durations() {
+    let app = TestApp::spawn().await;
+    let vendor_id = app.approved_vendor("กลุ่มนับคำขอ").await;
+    let head = log_head(&app).await;
+    let get = |path: String| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.base_url);
+        async move { client.get(url).send().await.expect("a reply").status() }
+    };
+    for _ in 0..3 {
+        let status = get(format!("/v1/vendors/{vendor_id}?min_position={head}")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for _ in 0..2 {
+        let status = get(format!("/v1/vendors/{}", uuid::Uuid::now_v7())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let malformed = get(format!("/v1/vendors/{vendor_id}?min_position=soon")).await;
+    assert_eq!(malformed, StatusCode::UNPROCESSABLE_ENTITY);
+    // Paths no route knows are counted together, never one series per path asked for.
+    for path in ["/v1/no-such-thing", "/v1/nor-this", "/no-page-here"] {
+        assert_eq!(get(path.into()).await, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(get("/".into()).await, StatusCode::OK);
+
+    let (status, _, text) = metrics_text(&app).await;
+    assert_eq!(status, StatusCode::OK);
+    let route = "route=\"/v1/vendors/{id}\"";
+    let requests = |status: &str| {
+        sample(
+            &text,
+            "otop_http_requests_total",
+            &["method=\"GET\"", route, &format!("status=\"{status}\"")],
+        )
+    };
+    assert_eq!(requests("200"), Some(3.0), "{text}");
+    assert_eq!(requests("404"), Some(2.0), "{text}");
+    assert_eq!(requests("422"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "otop_http_requests_total",
+            &["route=\"unmatched\"", "status=\"404\""]
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "otop_http_requests_total",
+            &["route=\"/\"", "status=\"200\""]
+        ),
+        Some(1.0),
+        "the pages are counted too: {text}"
+    );
+    assert!(
+        !text.contains("no-such-thing"),
+        "a path asked for is never a label"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "otop_http_request_duration_seconds_count",
+            &["method=\"GET\"", route]
+        ),
+        Some(6.0),
+        "{text}"
+    );
+    let seconds = sample(
+        &text,
+        "otop_http_request_duration_seconds_sum",
+        &["method=\"GET\"", route],
+    )
+    .expect("a duration sum");
+    assert!(seconds > 0.0, "six requests took some time: {seconds}");
+    assert_eq!(
+        sample(
+            &text,
+            "otop_http_request_duration_seconds_bucket",
+            &["method=\"GET\"", route, "le=\"+Inf\""]
+        ),
+        Some(6.0),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE otop_http_requests_total counter"));
+    assert!(text.contains("# TYPE otop_http_request_duration_seconds histogram"));
+    // The scrape answering now is the one request in flight.
+    assert_eq!(
+        sample(&text, "otop_http_requests_in_flight", &[]),
+        Some(1.0)
+    );
+    // The projection gauges are still there, beside the HTTP series.
+    assert!(text.contains("# TYPE otop_projection_lag_events gauge"));
+
+    app.cleanup().await;
+}

@@ -519,3 +519,85 @@ impl TestApp {
 fn seal_dir(database: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("{database}-seals"))
 }
+
+/// A free port on the loopback interface (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+/// An API process of its own (`otop-e2e-server`, configured as `otop serve` is) on this
+/// test's database, for the tests that kill one or run several. Killed when dropped.
+pub struct ServerProcess {
+    pub base_url: String,
+    child: std::process::Child,
+    index_dir: std::path::PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts one on `database_url` and waits until it answers `/healthz`. Its database
+    /// connections carry `application_name` = `name` (so a test can tell whose a lock is);
+    /// `env` adds to or overrides the configuration.
+    pub async fn start(
+        server_binary: &str,
+        database_url: &str,
+        name: &str,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
+        let port = free_port();
+        let separator = if database_url.contains('?') { '&' } else { '?' };
+        let index_dir = std::env::temp_dir().join(format!("{name}-{port}-index"));
+        let mut command = std::process::Command::new(server_binary);
+        command
+            .env(
+                "DATABASE_URL",
+                format!("{database_url}{separator}application_name={name}"),
+            )
+            .env("OTOP_BIND", format!("127.0.0.1:{port}"))
+            .env("OTOP_JWT_SECRET", JWT_SECRET)
+            .env("OTOP_PAYMENT_SECRET", PAYMENT_SECRET)
+            .env("OTOP_INDEX_DIR", &index_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("start the API process");
+        let process = ServerProcess {
+            base_url: format!("http://127.0.0.1:{port}"),
+            child,
+            index_dir,
+        };
+        let client = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while client
+            .get(format!("{}/healthz", process.base_url))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the API process {name} never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        process
+    }
+
+    /// `kill -9`: the process dies where it stands, its connections with it.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill -9 the API process");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.index_dir);
+    }
+}

@@ -1,13 +1,16 @@
 //! Liveness, readiness (database and projections) and Prometheus metrics.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
 use otop_projections::{checkpoint, log, ProjectionKind};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::metrics::HttpMetrics;
 use otop_app::state::AppState;
 
 pub const TAG: &str = "operations";
@@ -57,7 +60,7 @@ async fn projections(state: &AppState) -> Result<Vec<ProjectionReadiness>, sqlx:
     let mut report = Vec::new();
     let names = ProjectionKind::ALL.iter().map(|kind| kind.name()).chain([
         otop_projections::process_manager::CHECKOUT_PROCESS,
-        crate::search_feed::SEARCH_PROJECTION,
+        otop_projections::search_feed::SEARCH_PROJECTION,
     ]);
     for name in names {
         let found = checkpoints.iter().find(|c| c.name == name);
@@ -118,9 +121,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
 }
 
 /// Prometheus metrics: log head, and per projection its position, lag, events applied and
-/// whether it stopped on an error.
+/// whether it stopped on an error; then every route's requests by status and durations.
 #[utoipa::path(get, path = "/metrics", tag = TAG, responses((status = 200, content_type = "text/plain", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(
+    State(state): State<AppState>,
+    http: Option<Extension<Arc<HttpMetrics>>>,
+) -> impl IntoResponse {
     let mut text = String::new();
     let mut gauge = |name: &str, help: &str, samples: Vec<(String, i64)>| {
         text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
@@ -173,5 +179,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "1 when the database answered this scrape.",
         vec![(String::new(), up)],
     );
+    if let Some(Extension(http)) = http {
+        http.encode_into(&mut text);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -4,26 +4,34 @@
 //! (and every listing of every vendor it touched) from the catalog. A listing is in the index
 //! exactly when it is published and its vendor approved.
 //!
-//! The index keeps its own checkpoint, committed with each batch (`IndexBatch::checkpoint`),
-//! so after a crash the feed resumes where the index really is. The `search` row in
-//! `projection_checkpoints` mirrors it for `/readyz`, `/metrics` and `?min_position=`.
+//! It runs on the projection runner ([`BatchMode::OwnCheckpoint`]), with the runner's lock,
+//! backoff and failure recording. The index keeps its own checkpoint, committed with each
+//! batch (`IndexBatch::checkpoint`), so after a crash the feed resumes where the index really
+//! is; the runner mirrors it into the `search` row of `projection_checkpoints` for
+//! `/readyz`, `/metrics` and `?min_position=`.
+//!
+//! The runner's advisory lock is the index's ([`SearchIndex::lock_key`]), not the feed's:
+//! one Meilisearch index is fed by one replica at a time (else a slow replica could re-add a
+//! document another one deleted), while an embedded index is local to its process, so every
+//! replica feeds its own.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use otop_domain::reference;
-use otop_projections::log::{read_after, LogCursor};
-use otop_projections::{checkpoint, ProjectionKind};
 use otop_search::{IndexBatch, ListingDocument, SearchIndex};
-use sqlx::PgPool;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-pub use otop_app::search::SEARCH_PROJECTION;
-const BATCH_SIZE: i64 = 500;
+use crate::checkpoint;
+use crate::log::{LogCursor, RecordedEvent};
+use crate::projection::{BatchMode, Projection, ProjectionError, ProjectionKind};
+
+/// The checkpoint name of the search feed: `min_position` on a search waits for it.
+pub const SEARCH_PROJECTION: &str = "search";
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
@@ -33,6 +41,16 @@ pub enum FeedError {
     Search(#[from] otop_search::SearchError),
     #[error("the catalog read model has not reached the batch yet")]
     CatalogBehind,
+}
+
+impl From<FeedError> for ProjectionError {
+    fn from(error: FeedError) -> Self {
+        match error {
+            FeedError::Database(error) => ProjectionError::Database(error),
+            // The index or the catalog will be there again: the runner backs off and retries.
+            other => ProjectionError::Transient(other.to_string()),
+        }
+    }
 }
 
 pub fn format_cursor(cursor: LogCursor) -> String {
@@ -111,18 +129,18 @@ fn document(row: DocumentRow) -> ListingDocument {
     }
 }
 
-/// The pause after a batch before the feed reads again (see `RunnerSettings::coalesce`).
-const FEED_COALESCE: Duration = Duration::from_millis(25);
+/// How long a batch waits for the catalog to reach it before the runner retries it.
+const CATALOG_WAIT: Duration = Duration::from_secs(30);
 
 /// Waits (bounded) until the catalog read model has applied everything up to `cursor`.
 async fn catalog_reached(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     cursor: LogCursor,
     wait: Duration,
 ) -> Result<(), FeedError> {
     let deadline = Instant::now() + wait;
     loop {
-        let catalog = checkpoint::read(pool, ProjectionKind::Catalog.name()).await?;
+        let catalog = checkpoint::read(&mut *conn, ProjectionKind::Catalog.name()).await?;
         if catalog.is_some_and(|at| at >= cursor) {
             return Ok(());
         }
@@ -130,6 +148,100 @@ async fn catalog_reached(
             return Err(FeedError::CatalogBehind);
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The search index as a consumer of the log, run by the projection runner.
+pub struct SearchFeed {
+    index: Arc<dyn SearchIndex>,
+}
+
+impl SearchFeed {
+    pub fn new(index: Arc<dyn SearchIndex>) -> Self {
+        SearchFeed { index }
+    }
+
+    /// Rebuilds the documents of every listing `events` touched (and of every listing of
+    /// every vendor they touched) from the catalog, and commits them to the index with the
+    /// batch's checkpoint.
+    async fn feed(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), FeedError> {
+        let Some(last) = events.last().map(|e| e.cursor()) else {
+            return Ok(());
+        };
+        let mut listings = BTreeSet::new();
+        let mut vendors = BTreeSet::new();
+        for event in events {
+            let Ok(id) = event.aggregate_id.parse::<Uuid>() else {
+                continue;
+            };
+            match event.aggregate_type.as_str() {
+                "Listing" => {
+                    listings.insert(id);
+                }
+                "Vendor" => {
+                    vendors.insert(id);
+                }
+                _ => {}
+            }
+        }
+        let mut batch = IndexBatch {
+            checkpoint: format_cursor(last),
+            ..IndexBatch::default()
+        };
+        if !listings.is_empty() || !vendors.is_empty() {
+            catalog_reached(conn, last, CATALOG_WAIT).await?;
+            let listings: Vec<Uuid> = listings.into_iter().collect();
+            let vendors: Vec<Uuid> = vendors.into_iter().collect();
+            let rows: Vec<DocumentRow> = sqlx::query_as(&format!(
+                "{DOCUMENT_SELECT} WHERE l.listing_id = ANY($1) OR l.vendor_id = ANY($2)"
+            ))
+            .bind(&listings)
+            .bind(&vendors)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                if row.visible {
+                    batch.upserts.push(document(row));
+                } else {
+                    batch.deletes.push(row.listing_id);
+                }
+            }
+        }
+        self.index.apply(batch).await?;
+        Ok(())
+    }
+}
+
+impl Projection for SearchFeed {
+    fn name(&self) -> &str {
+        SEARCH_PROJECTION
+    }
+
+    fn batch_mode(&self) -> BatchMode {
+        BatchMode::OwnCheckpoint
+    }
+
+    fn lock_key(&self) -> Option<String> {
+        self.index.lock_key()
+    }
+
+    fn own_checkpoint(&self) -> BoxFuture<'_, Result<Option<LogCursor>, ProjectionError>> {
+        Box::pin(async move {
+            let stored = self.index.checkpoint().await.map_err(FeedError::from)?;
+            Ok(stored.as_deref().and_then(parse_cursor))
+        })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(async move { Ok(self.feed(conn, events).await?) })
     }
 }
 
@@ -143,70 +255,14 @@ async fn mirror_checkpoint(
     checkpoint::advance(&mut conn, SEARCH_PROJECTION, cursor, events).await
 }
 
-/// Applies at most one batch of the log to the index; returns how many events it covered.
-pub async fn feed_batch(pool: &PgPool, index: &dyn SearchIndex) -> Result<usize, FeedError> {
-    let cursor = index
-        .checkpoint()
-        .await?
-        .as_deref()
-        .and_then(parse_cursor)
-        .unwrap_or(LogCursor::START);
-    let events = read_after(pool, cursor, BATCH_SIZE).await?;
-    let Some(last) = events.last().map(|e| e.cursor()) else {
-        return Ok(0);
-    };
-    let mut listings = BTreeSet::new();
-    let mut vendors = BTreeSet::new();
-    for event in &events {
-        let Ok(id) = event.aggregate_id.parse::<Uuid>() else {
-            continue;
-        };
-        match event.aggregate_type.as_str() {
-            "Listing" => {
-                listings.insert(id);
-            }
-            "Vendor" => {
-                vendors.insert(id);
-            }
-            _ => {}
-        }
-    }
-    let mut batch = IndexBatch {
-        checkpoint: format_cursor(last),
-        ..IndexBatch::default()
-    };
-    if !listings.is_empty() || !vendors.is_empty() {
-        catalog_reached(pool, last, Duration::from_secs(30)).await?;
-        let listings: Vec<Uuid> = listings.into_iter().collect();
-        let vendors: Vec<Uuid> = vendors.into_iter().collect();
-        let rows: Vec<DocumentRow> = sqlx::query_as(&format!(
-            "{DOCUMENT_SELECT} WHERE l.listing_id = ANY($1) OR l.vendor_id = ANY($2)"
-        ))
-        .bind(&listings)
-        .bind(&vendors)
-        .fetch_all(pool)
-        .await?;
-        for row in rows {
-            if row.visible {
-                batch.upserts.push(document(row));
-            } else {
-                batch.deletes.push(row.listing_id);
-            }
-        }
-    }
-    index.apply(batch).await?;
-    mirror_checkpoint(pool, last, events.len() as i64).await?;
-    Ok(events.len())
-}
-
 /// Rebuilds the whole index from the catalog read model (after bringing the catalog up to
 /// date) and swaps it in. Returns how many listings are searchable.
 pub async fn reindex(pool: &PgPool, index: &dyn SearchIndex) -> Result<usize, FeedError> {
     let catalog = ProjectionKind::Catalog.build("");
-    otop_projections::runner::catch_up(pool, catalog.as_ref(), 1_000)
+    crate::runner::catch_up(pool, catalog.as_ref(), 1_000)
         .await
         .map_err(|error| match error {
-            otop_projections::ProjectionError::Database(db) => FeedError::Database(db),
+            ProjectionError::Database(db) => FeedError::Database(db),
             _ => FeedError::CatalogBehind,
         })?;
     let cursor = checkpoint::read(pool, ProjectionKind::Catalog.name())
@@ -222,74 +278,4 @@ pub async fn reindex(pool: &PgPool, index: &dyn SearchIndex) -> Result<usize, Fe
     index.rebuild(documents, format_cursor(cursor)).await?;
     mirror_checkpoint(pool, cursor, 0).await?;
     Ok(count)
-}
-
-pub struct FeedHandle {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl FeedHandle {
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
-/// Feeds the index in the background, woken by `NOTIFY otop_events`, polling as a fallback.
-pub fn spawn(pool: PgPool, index: Arc<dyn SearchIndex>) -> FeedHandle {
-    let (stop, mut stopped) = watch::channel(false);
-    let task = tokio::spawn(async move {
-        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(mut listener) => listener
-                .listen(otop_projections::runner::NOTIFY_CHANNEL)
-                .await
-                .ok()
-                .map(|()| listener),
-            Err(_) => None,
-        };
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            if *stopped.borrow() {
-                return;
-            }
-            match feed_batch(&pool, index.as_ref()).await {
-                Ok(0) => {
-                    backoff = Duration::from_millis(100);
-                    let wait = async {
-                        match listener.as_mut() {
-                            Some(active) => {
-                                let _ =
-                                    tokio::time::timeout(Duration::from_millis(500), active.recv())
-                                        .await;
-                            }
-                            None => tokio::time::sleep(Duration::from_millis(500)).await,
-                        }
-                    };
-                    tokio::select! {
-                        _ = wait => {}
-                        _ = stopped.changed() => {}
-                    }
-                }
-                Ok(_) => {
-                    backoff = Duration::from_millis(100);
-                    // As the projection runners do: under load, let a few commits gather so
-                    // that one index commit covers them.
-                    tokio::select! {
-                        _ = tokio::time::sleep(FEED_COALESCE) => {}
-                        _ = stopped.changed() => {}
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(%error, ?backoff, "search feed batch failed; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = stopped.changed() => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-            }
-        }
-    });
-    FeedHandle { stop, task }
 }
