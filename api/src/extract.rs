@@ -11,7 +11,6 @@ use uuid::Uuid;
 use crate::auth::SignedIn;
 use crate::idempotency::IdempotencyScope;
 use crate::problem::ApiError;
-use otop_app::state::AppState;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -123,13 +122,13 @@ impl CommandContext {
     }
 }
 
-impl FromRequestParts<AppState> for CommandContext {
+impl<S: Send + Sync> FromRequestParts<S> for CommandContext
+where
+    crate::auth::TokenKeys: axum::extract::FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let SignedIn(actor) = SignedIn::from_request_parts(parts, state).await?;
         let metadata = request_metadata(actor.clone(), parts);
         let idempotency = parts.extensions.get::<IdempotencyScope>().cloned();

@@ -22,7 +22,7 @@
 //!   are not stored either: the client may retry them for real.
 //! - Keys older than `OTOP_IDEMPOTENCY_DAYS` are purged ([`purge_expired`]).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -30,7 +30,8 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+
+use otop_projections::wait::{self, Patience};
 
 use crate::auth::bearer_token;
 use crate::problem::ApiError;
@@ -259,58 +260,79 @@ async fn release(state: &AppState, principal: &str, key: &str) {
     }
 }
 
+/// A claimed key as stored: the reply's parts once the first request finished.
+#[derive(sqlx::FromRow)]
+struct StoredReply {
+    request_fingerprint: String,
+    status_code: Option<i16>,
+    content_type: Option<String>,
+    response_body: Option<Vec<u8>>,
+}
+
+impl StoredReply {
+    /// The stored reply, marked as replayed; `None` while the first request runs.
+    fn response(self) -> Option<Response> {
+        let status = self.status_code?;
+        let mut response = Response::new(Body::from(self.response_body.unwrap_or_default()));
+        *response.status_mut() = u16::try_from(status)
+            .ok()
+            .and_then(|status| StatusCode::from_u16(status).ok())
+            .unwrap_or(StatusCode::OK);
+        if let Some(value) = self
+            .content_type
+            .and_then(|ct| HeaderValue::from_str(&ct).ok())
+        {
+            response.headers_mut().insert(header::CONTENT_TYPE, value);
+        }
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+        Some(response)
+    }
+}
+
+/// The reply to a retry: the first request's stored reply, waiting (bounded) while it runs.
 async fn replay(state: &AppState, principal: &str, key: &str, fingerprint: &str) -> Response {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(5);
-    loop {
-        let row = match sqlx::query(
+    let patience = Patience {
+        first: Duration::from_millis(5),
+        longest: Duration::from_millis(100),
+        within: WAIT_FOR_FIRST,
+    };
+    let answer = wait::until(patience, || async {
+        let stored: Option<StoredReply> = sqlx::query_as(
             "SELECT request_fingerprint, status_code, content_type, response_body
                FROM idempotency_keys WHERE principal = $1 AND idempotency_key = $2",
         )
         .bind(principal)
         .bind(key)
         .fetch_optional(&state.pool)
-        .await
-        {
-            Ok(row) => row,
-            Err(error) => return ApiError::from(error).into_response(),
+        .await?;
+        let answer = match stored {
+            // The first request failed on our side and gave the key back: tell the client
+            // to send it again rather than guessing.
+            None => Some(
+                ApiError::Conflict(
+                    "the first request with this Idempotency-Key failed; send it again".into(),
+                )
+                .into_response(),
+            ),
+            Some(stored) if stored.request_fingerprint != fingerprint => Some(
+                ApiError::IdempotencyKeyReused(
+                    "this Idempotency-Key was already used for a different request".into(),
+                )
+                .into_response(),
+            ),
+            Some(stored) => stored.response(),
         };
-        let Some(row) = row else {
-            // The first request failed on our side and gave the key back: tell the client to
-            // send it again rather than guessing.
-            return ApiError::Conflict(
-                "the first request with this Idempotency-Key failed; send it again".into(),
-            )
-            .into_response();
-        };
-        let stored_fingerprint: String = row.get("request_fingerprint");
-        if stored_fingerprint != fingerprint {
-            return ApiError::IdempotencyKeyReused(
-                "this Idempotency-Key was already used for a different request".into(),
-            )
-            .into_response();
-        }
-        let status: Option<i16> = row.get("status_code");
-        if let Some(status) = status {
-            let content_type: Option<String> = row.get("content_type");
-            let body: Option<Vec<u8>> = row.get("response_body");
-            let mut response = Response::new(Body::from(body.unwrap_or_default()));
-            *response.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
-            if let Some(value) = content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
-                response.headers_mut().insert(header::CONTENT_TYPE, value);
-            }
-            response
-                .headers_mut()
-                .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-            return response;
-        }
-        if started.elapsed() > WAIT_FOR_FIRST {
-            return ApiError::Conflict(
-                "a request with this Idempotency-Key is still being processed".into(),
-            )
-            .into_response();
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
+        Ok::<_, sqlx::Error>(answer)
+    })
+    .await;
+    match answer {
+        Ok(Some(response)) => response,
+        Ok(None) => ApiError::Conflict(
+            "a request with this Idempotency-Key is still being processed".into(),
+        )
+        .into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     }
 }

@@ -253,7 +253,7 @@ pub fn spawn_search_feed(
     pool: &sqlx::PgPool,
     index: Arc<dyn otop_search::SearchIndex>,
 ) -> RunnerHandle {
-    let feed = otop_projections::search_feed::SearchFeed::new(index);
+    let feed = otop_projections::search_feed::SearchFeed::new(pool.clone(), index);
     let settings = RunnerSettings {
         coalesce: SEARCH_FEED_COALESCE,
         ..RunnerSettings::default()

@@ -199,19 +199,16 @@ pub async fn place(
         }
     }
     let address = parse_address(body.shipping_address, &mut v);
-    v.finish()?;
-    let address = address
-        .ok_or_else(|| AppError::Internal("address passed validation but is missing".into()))?;
-    let mut lines = Vec::with_capacity(body.lines.len());
-    for (line, quantity) in body.lines.iter().zip(quantities) {
-        let quantity = quantity.ok_or_else(|| {
-            AppError::Internal("quantity passed validation but is missing".into())
-        })?;
-        lines.push(CartLine {
+    let (address, quantities) = v.finish_with((address, quantities))?;
+    let lines: Vec<CartLine> = body
+        .lines
+        .iter()
+        .zip(quantities)
+        .map(|(line, quantity)| CartLine {
             listing_id: line.listing_id,
             quantity,
-        });
-    }
+        })
+        .collect();
 
     let checkout_id = match key {
         Some(key) => Uuid::new_v5(

@@ -417,25 +417,37 @@ impl CreateListingRequest {
             "image_urls",
             self.image_urls.as_deref().unwrap_or_default(),
         ));
-        v.finish()?;
-        let missing = || AppError::Internal("validator passed with a missing field".into());
+        let (
+            (title_th, title_en, description_th, description_en),
+            (category_code, subtype_code, weight_grams, otop_stars, tags, image_urls),
+            price,
+            stock,
+        ) = v.finish_with((
+            (title_th, title_en, description_th, description_en),
+            (
+                category_code,
+                subtype_code,
+                weight_grams,
+                otop_stars,
+                tags,
+                image_urls,
+            ),
+            price,
+            stock,
+        ))?;
         let details = ListingDetails {
-            title_th: title_th.ok_or_else(missing)?,
-            title_en: title_en.ok_or_else(missing)?,
-            description_th: description_th.ok_or_else(missing)?,
-            description_en: description_en.ok_or_else(missing)?,
-            category_code: category_code.ok_or_else(missing)?,
-            subtype_code: subtype_code.ok_or_else(missing)?,
-            weight_grams: weight_grams.ok_or_else(missing)?,
-            otop_stars: otop_stars.ok_or_else(missing)?,
-            tags: tags.ok_or_else(missing)?,
-            image_urls: image_urls.ok_or_else(missing)?,
+            title_th,
+            title_en,
+            description_th,
+            description_en,
+            category_code,
+            subtype_code,
+            weight_grams,
+            otop_stars,
+            tags,
+            image_urls,
         };
-        Ok((
-            details,
-            price.ok_or_else(missing)?,
-            stock.ok_or_else(missing)?,
-        ))
+        Ok((details, price, stock))
     }
 }
 

@@ -228,12 +228,7 @@ pub async fn fulfil(
                 &tracking_number,
                 SHIPPING_TEXT_MAX_CHARS,
             ));
-            v.finish()?;
-            let (Some(carrier), Some(tracking_number)) = (carrier, tracking_number) else {
-                return Err(AppError::Internal(
-                    "validator passed with a missing field".into(),
-                ));
-            };
+            let (carrier, tracking_number) = v.finish_with((carrier, tracking_number))?;
             OrderCommand::Ship {
                 actor,
                 carrier,

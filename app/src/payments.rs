@@ -140,13 +140,7 @@ impl PaymentRequest {
             &request.reference,
             REFERENCE_MAX_CHARS,
         ));
-        v.finish()?;
-        match (amount, reference) {
-            (Some(amount), Some(reference)) => Ok((amount, reference)),
-            _ => Err(AppError::Internal(
-                "validator passed with a missing field".into(),
-            )),
-        }
+        Ok(v.finish_with((amount, reference))?)
     }
 }
 

@@ -2,8 +2,9 @@
 //! model the query reads has applied the event at log position N, the position a command's
 //! reply carried. Not reached in time: 503 with `Retry-After`, never a stale answer.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use otop_projections::wait::{self, Patience};
 use otop_projections::{checkpoint, log, ProjectionKind};
 
 use crate::error::AppError;
@@ -44,25 +45,24 @@ pub async fn wait_for_named(
             format!("no event has been written at position {target} yet"),
         ));
     }
-    let deadline = Instant::now() + state.config.min_position_wait;
-    let mut pause = Duration::from_millis(2);
-    loop {
-        let reached = match checkpoint::read(&state.pool, name).await? {
-            Some(cursor) => match target_cursor {
+    let patience = Patience {
+        first: Duration::from_millis(2),
+        longest: Duration::from_millis(25),
+        within: state.config.min_position_wait,
+    };
+    let reached = wait::until(patience, || async {
+        let reached = checkpoint::read(&state.pool, name)
+            .await?
+            .is_some_and(|cursor| match target_cursor {
                 Some(target_cursor) => cursor >= target_cursor,
                 None => cursor.position >= target,
-            },
-            None => false,
-        };
-        if reached {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(AppError::Unavailable(format!(
-                "the {name} read model has not reached position {target} yet; retry shortly"
-            )));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(25));
-    }
+            });
+        Ok::<_, sqlx::Error>(reached.then_some(()))
+    })
+    .await?;
+    reached.ok_or_else(|| {
+        AppError::Unavailable(format!(
+            "the {name} read model has not reached position {target} yet; retry shortly"
+        ))
+    })
 }

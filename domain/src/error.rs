@@ -93,4 +93,106 @@ impl Validator {
             Err(DomainError::Invalid(self.errors))
         }
     }
+
+    /// The parsed values of `fields` (what [`Validator::check`] returned for each, as a tuple
+    /// or a `Vec`), or every error. A field is `None` only when its check failed and left its
+    /// error here, so no caller has to handle "no error, yet no value".
+    pub fn finish_with<F: Checked>(self, fields: F) -> Result<F::Value, DomainError> {
+        match fields.values() {
+            Some(values) if self.errors.is_empty() => Ok(values),
+            // Without an error, a missing value is a check that was skipped on purpose (a field
+            // that depends on another that failed): the other's error is what to report.
+            _ => Err(DomainError::Invalid(self.errors)),
+        }
+    }
+}
+
+/// What [`Validator::check`] returned for some fields: all their values, when every check
+/// passed.
+pub trait Checked {
+    type Value;
+    fn values(self) -> Option<Self::Value>;
+}
+
+impl<T> Checked for Option<T> {
+    type Value = T;
+    fn values(self) -> Option<T> {
+        self
+    }
+}
+
+impl<T> Checked for Vec<Option<T>> {
+    type Value = Vec<T>;
+    fn values(self) -> Option<Vec<T>> {
+        self.into_iter().collect()
+    }
+}
+
+macro_rules! checked_tuple {
+    ($($name:ident),+) => {
+        impl<$($name: Checked),+> Checked for ($($name,)+) {
+            type Value = ($($name::Value,)+);
+            #[allow(non_snake_case)]
+            fn values(self) -> Option<Self::Value> {
+                let ($($name,)+) = self;
+                Some(($($name.values()?,)+))
+            }
+        }
+    };
+}
+
+checked_tuple!(A, B);
+checked_tuple!(A, B, C);
+checked_tuple!(A, B, C, D);
+checked_tuple!(A, B, C, D, E);
+checked_tuple!(A, B, C, D, E, F);
+checked_tuple!(A, B, C, D, E, F, G);
+checked_tuple!(A, B, C, D, E, F, G, H);
+checked_tuple!(A, B, C, D, E, F, G, H, I);
+checked_tuple!(A, B, C, D, E, F, G, H, I, J);
+checked_tuple!(A, B, C, D, E, F, G, H, I, J, K);
+checked_tuple!(A, B, C, D, E, F, G, H, I, J, K, L);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn number(field: &str, text: &str) -> Result<u32, FieldError> {
+        text.parse()
+            .map_err(|_| FieldError::new(field, "must be a number"))
+    }
+
+    #[test]
+    fn finish_with_gives_every_value_when_every_check_passed() {
+        let mut v = Validator::new();
+        let a = v.check(number("a", "1"));
+        let b = v.check(number("b", "2"));
+        let many = vec![v.check(number("c", "3")), v.check(number("d", "4"))];
+        assert_eq!(v.finish_with((a, b, many)), Ok((1, 2, vec![3, 4])));
+    }
+
+    #[test]
+    fn finish_with_gives_every_error_when_any_check_failed() {
+        let mut v = Validator::new();
+        let a = v.check(number("a", "one"));
+        let b = v.check(number("b", "2"));
+        let many = vec![v.check(number("c", "x")), v.check(number("d", "4"))];
+        let Err(DomainError::Invalid(errors)) = v.finish_with((a, b, many)) else {
+            panic!("two fields failed");
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["a", "c"]);
+    }
+
+    #[test]
+    fn a_check_skipped_because_another_failed_reports_the_other() {
+        let mut v = Validator::new();
+        let category = v.check(number("category", "?"));
+        let subtype = category.and_then(|c| v.check(number("subtype", &c.to_string())));
+        let Err(DomainError::Invalid(errors)) = v.finish_with((category, subtype)) else {
+            panic!("the category failed");
+        };
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "category");
+    }
 }

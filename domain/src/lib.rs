@@ -13,7 +13,7 @@ pub mod values;
 pub mod vendor;
 
 pub use actor::{Actor, Role};
-pub use error::{DomainError, FieldError, Validator};
+pub use error::{Checked, DomainError, FieldError, Validator};
 pub use listing::{Listing, ListingCommand, ListingEvent, ListingStatus};
 pub use metadata::EventMetadata;
 pub use order::{Order, OrderCommand, OrderEvent, OrderStatus};

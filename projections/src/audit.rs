@@ -206,6 +206,48 @@ enum Placement {
 
 /// Judges one aggregate's chain. `rows` must be in stored order (sequence, then position).
 /// Returns the problems, each at most once, in sequence order.
+/// Where the walk along one aggregate's chain stands.
+struct Walk<'a> {
+    rows: &'a [ChainRow],
+    /// Where each row was placed: at a sequence of the chain, outside it, or not yet.
+    placement: Vec<Option<Placement>>,
+    unplaced: usize,
+    /// The hash the next row of the chain must be chained to.
+    current: Vec<u8>,
+    /// The sequence the next row of the chain must prove.
+    next: i64,
+    /// The row placed last in the chain.
+    previous: Option<usize>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(rows: &'a [ChainRow]) -> Self {
+        Walk {
+            rows,
+            placement: vec![None; rows.len()],
+            unplaced: rows.len(),
+            current: GENESIS.to_vec(),
+            next: 1,
+            previous: None,
+        }
+    }
+
+    /// Row `index` stands at `sequence` of the chain, which goes on from its hash.
+    fn place(&mut self, index: usize, sequence: i64) {
+        self.placement[index] = Some(Placement::Chain(sequence));
+        self.unplaced -= 1;
+        self.current = self.rows[index].hash.clone();
+        self.next = sequence + 1;
+        self.previous = Some(index);
+    }
+
+    /// Row `index` belongs to no place in the chain (it was inserted).
+    fn place_outside(&mut self, index: usize) {
+        self.placement[index] = Some(Placement::Outside);
+        self.unplaced -= 1;
+    }
+}
+
 pub fn check_chain(
     aggregate_type: &str,
     aggregate_id: &str,
@@ -257,18 +299,15 @@ pub fn check_chain(
     }
 
     // 2. Walk the links from the genesis value.
-    let mut placement: Vec<Option<Placement>> = vec![None; rows.len()];
-    let mut unplaced = rows.len();
-    let mut current: Vec<u8> = GENESIS.to_vec();
-    let mut next = 1i64;
-    let mut previous: Option<usize> = None;
-    while unplaced > 0 {
+    let mut walk = Walk::new(rows);
+    while walk.unplaced > 0 {
+        let next = walk.next;
         let candidates: Vec<usize> = by_prev
-            .get(current.as_slice())
+            .get(walk.current.as_slice())
             .map(|list| {
                 list.iter()
                     .copied()
-                    .filter(|&i| placement[i].is_none())
+                    .filter(|&i| walk.placement[i].is_none())
                     .collect()
             })
             .unwrap_or_default();
@@ -294,11 +333,7 @@ pub fn check_chain(
             )
         });
         if let Some(index) = chosen {
-            placement[index] = Some(Placement::Chain(next));
-            unplaced -= 1;
-            current = rows[index].hash.clone();
-            next += 1;
-            previous = Some(index);
+            walk.place(index, next);
             continue;
         }
         if let Some(index) = candidates
@@ -308,15 +343,11 @@ pub fn check_chain(
         {
             // Chained to its predecessor, but its content no longer matches its hash.
             found.insert((rows[index].sequence, ProblemKind::Altered));
-            placement[index] = Some(Placement::Chain(next));
-            unplaced -= 1;
-            current = rows[index].hash.clone();
-            next += 1;
-            previous = Some(index);
+            walk.place(index, next);
             continue;
         }
         // Nothing is chained to the current hash: resume at the first row left.
-        let Some(index) = (0..rows.len()).find(|&i| placement[i].is_none()) else {
+        let Some(index) = (0..rows.len()).find(|&i| walk.placement[i].is_none()) else {
             break;
         };
         let row = &rows[index];
@@ -334,7 +365,7 @@ pub fn check_chain(
                     for missing in next..end {
                         found.insert((missing, ProblemKind::Removed));
                     }
-                } else if let Some(before) = previous {
+                } else if let Some(before) = walk.previous {
                     // Nothing missing, yet this row was chained to another hash than the
                     // one its predecessor has now: the predecessor was rewritten.
                     found.insert((rows[before].sequence, ProblemKind::Altered));
@@ -342,31 +373,23 @@ pub fn check_chain(
                     // The first event, chained to something other than the genesis value.
                     found.insert((row.sequence, ProblemKind::Altered));
                 }
-                placement[index] = Some(Placement::Chain(sequence));
-                unplaced -= 1;
-                current = row.hash.clone();
-                next = sequence + 1;
-                previous = Some(index);
+                walk.place(index, sequence);
             }
             None if has_successor(index) => {
                 // Later events were chained to this row's hash: it belongs here, changed.
                 found.insert((row.sequence, ProblemKind::Altered));
-                placement[index] = Some(Placement::Chain(next));
-                unplaced -= 1;
-                current = row.hash.clone();
-                next += 1;
-                previous = Some(index);
+                walk.place(index, next);
             }
             None => {
                 found.insert((row.sequence, ProblemKind::Inserted));
-                placement[index] = Some(Placement::Outside);
-                unplaced -= 1;
+                walk.place_outside(index);
             }
         }
     }
 
     // 3. The chain's rows must stand in the order their hashes prove.
-    let in_stored_order: Vec<(usize, i64)> = placement
+    let in_stored_order: Vec<(usize, i64)> = walk
+        .placement
         .iter()
         .enumerate()
         .filter_map(|(index, placed)| match placed {

@@ -17,10 +17,12 @@ pub mod runner;
 pub mod seal;
 pub mod search_feed;
 pub mod snapshot_mac;
+pub mod wait;
 
 pub use event_store::{
     AggregateStore, AppendBatch, AppendError, AppendOutcome, CommandOutcome, DecisionError,
     EventStore, StoreError, Stream, StreamKey,
 };
 pub use log::{LogCursor, RecordedEvent};
-pub use projection::{BatchMode, Projection, ProjectionError, ProjectionKind};
+pub use projection::{BatchMode, Projection, ProjectionError};
+pub use read_models::ProjectionKind;

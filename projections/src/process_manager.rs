@@ -221,24 +221,25 @@ impl CheckoutProcess {
         &self,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
-        let deadline = std::time::Instant::now() + ORDERS_WAIT;
-        loop {
-            let reached = crate::checkpoint::read(
+        let patience = crate::wait::Patience {
+            first: std::time::Duration::from_millis(5),
+            longest: std::time::Duration::from_millis(20),
+            within: ORDERS_WAIT,
+        };
+        let reached = crate::wait::until(patience, || async {
+            let orders = crate::checkpoint::read(
                 self.events.pool(),
-                crate::projection::ProjectionKind::Orders.name(),
+                crate::read_models::ProjectionKind::Orders.name(),
             )
-            .await?
-            .is_some_and(|cursor| cursor >= event.cursor());
-            if reached {
-                return Ok(());
-            }
-            if std::time::Instant::now() >= deadline {
-                return Err(ProjectionError::Transient(
-                    "the orders read model is behind the vendor's suspension".into(),
-                ));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+            .await?;
+            Ok::<_, sqlx::Error>(orders.filter(|cursor| *cursor >= event.cursor()))
+        })
+        .await?;
+        reached.map(|_| ()).ok_or_else(|| {
+            ProjectionError::Transient(
+                "the orders read model is behind the vendor's suspension".into(),
+            )
+        })
     }
 
     /// Orders placed in this batch for vendors that are no longer approved now.

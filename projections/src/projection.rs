@@ -1,13 +1,11 @@
 //! What a projection is: a named consumer of the log that turns batches of events into
 //! changes to tables it owns. The runner (`runner.rs`) feeds it; `rebuild.rs` replays it.
+//! Which projections this system runs is `read_models::ProjectionKind`'s.
 
 use futures::future::BoxFuture;
 use sqlx::PgConnection;
 
 use crate::log::{LogCursor, RecordedEvent};
-use crate::read_models::ledger::LedgerProjection;
-use crate::read_models::sales::SalesProjection;
-use crate::read_models::{catalog::CatalogProjection, orders::OrdersProjection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -84,95 +82,4 @@ pub trait Projection: Send + Sync + 'static {
         conn: &'a mut PgConnection,
         events: &'a [RecordedEvent],
     ) -> BoxFuture<'a, Result<(), ProjectionError>>;
-}
-
-/// The projections this system runs. Each owns a fixed set of tables; `build` makes one that
-/// writes to those tables with `suffix` appended (empty for the live tables), which is how a
-/// rebuild writes into fresh tables while the live ones keep serving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProjectionKind {
-    /// Vendor directory and listing catalog.
-    Catalog,
-    /// Orders by shopper and by vendor.
-    Orders,
-    /// The payout ledger: what the platform owes each vendor.
-    Ledger,
-    /// Sales facts by Bangkok day, district, category, sub-type, vendor and listing.
-    Sales,
-}
-
-impl ProjectionKind {
-    pub const ALL: [ProjectionKind; 4] = [
-        ProjectionKind::Catalog,
-        ProjectionKind::Orders,
-        ProjectionKind::Ledger,
-        ProjectionKind::Sales,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ProjectionKind::Catalog => "catalog",
-            ProjectionKind::Orders => "orders",
-            ProjectionKind::Ledger => "ledger",
-            ProjectionKind::Sales => "sales",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<ProjectionKind> {
-        ProjectionKind::ALL
-            .into_iter()
-            .find(|kind| kind.name() == name)
-    }
-
-    /// The tables this projection owns, each with the column (or comma-separated columns)
-    /// that identifies a row.
-    pub fn tables(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            ProjectionKind::Catalog => &[
-                ("vendor_directory", "vendor_id"),
-                ("listing_catalog", "listing_id"),
-            ],
-            ProjectionKind::Orders => &[("order_summaries", "order_id")],
-            ProjectionKind::Ledger => &[
-                ("vendor_ledger_lines", "position"),
-                ("vendor_ledger_orders", "order_id"),
-            ],
-            ProjectionKind::Sales => &[
-                (
-                    "sales_facts",
-                    "day, district_code, category_code, subtype_code, vendor_id",
-                ),
-                ("sales_listing_facts", "day, listing_id"),
-                ("sales_vendors", "vendor_id"),
-                ("sales_listings", "listing_id"),
-                ("sales_orders", "order_id"),
-                (
-                    "sales_month_facts",
-                    "month, district_code, category_code, subtype_code",
-                ),
-                ("sales_listing_month_facts", "month, listing_id"),
-                ("sales_listing_year_facts", "year, listing_id"),
-            ],
-        }
-    }
-
-    pub fn build(self, table_suffix: &str) -> Box<dyn Projection> {
-        self.build_named(self.name(), table_suffix)
-    }
-
-    /// Like `build`, with another checkpoint name (a rebuild keeps its own checkpoint).
-    pub fn build_named(self, checkpoint_name: &str, table_suffix: &str) -> Box<dyn Projection> {
-        match self {
-            ProjectionKind::Catalog => {
-                Box::new(CatalogProjection::new(checkpoint_name, table_suffix))
-            }
-            ProjectionKind::Orders => {
-                Box::new(OrdersProjection::new(checkpoint_name, table_suffix))
-            }
-            ProjectionKind::Ledger => {
-                Box::new(LedgerProjection::new(checkpoint_name, table_suffix))
-            }
-            ProjectionKind::Sales => Box::new(SalesProjection::new(checkpoint_name, table_suffix)),
-        }
-    }
 }

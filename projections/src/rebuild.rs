@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 
 use crate::checkpoint;
 use crate::log::{read_after, LogCursor, RecordedEvent};
-use crate::projection::{Projection, ProjectionError, ProjectionKind};
+use crate::projection::{Projection, ProjectionError};
+use crate::read_models::ProjectionKind;
 
 pub const REBUILD_SUFFIX: &str = "_rebuild";
 

@@ -21,8 +21,13 @@ use tokio::task::JoinHandle;
 use crate::checkpoint;
 use crate::log::{read_after, LogCursor};
 use crate::projection::{BatchMode, Projection, ProjectionError};
+use crate::wait::Backoff;
 
 pub const NOTIFY_CHANNEL: &str = "otop_events";
+
+/// After a failed batch the runner waits this long, doubling up to `LONGEST_RETRY`.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LONGEST_RETRY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
@@ -228,18 +233,18 @@ async fn run(
             None
         }
     };
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);
     loop {
         if *stopped.borrow() {
             break;
         }
         match run_batch(&pool, projection.as_ref(), settings.batch_size).await {
             Ok(0) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 wait_for_events(&mut listener, &settings, &mut stopped).await;
             }
             Ok(applied) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 tracing::debug!(projection = %name, applied, "batch applied");
                 if (applied as i64) < settings.batch_size && !settings.coalesce.is_zero() {
                     tokio::select! {
@@ -250,12 +255,12 @@ async fn run(
             }
             Err(error @ (ProjectionError::Database(_) | ProjectionError::Transient(_))) => {
                 // Transient (connection lost, serialization): the batch rolled back; try again.
-                tracing::warn!(projection = %name, %error, ?backoff, "batch failed; retrying");
+                let pause = backoff.next_pause();
+                tracing::warn!(projection = %name, %error, ?pause, "batch failed; retrying");
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(pause) => {}
                     _ = stopped.changed() => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
             }
             Err(error @ ProjectionError::BadEvent { position, .. }) => {
                 tracing::error!(projection = %name, position, %error, "projection stopped on an event it cannot apply");

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -28,7 +28,9 @@ use uuid::Uuid;
 
 use crate::checkpoint;
 use crate::log::{LogCursor, RecordedEvent};
-use crate::projection::{BatchMode, Projection, ProjectionError, ProjectionKind};
+use crate::projection::{BatchMode, Projection, ProjectionError};
+use crate::read_models::ProjectionKind;
+use crate::wait::{self, Patience};
 
 /// The checkpoint name of the search feed: `min_position` on a search waits for it.
 pub const SEARCH_PROJECTION: &str = "search";
@@ -134,31 +136,34 @@ const CATALOG_WAIT: Duration = Duration::from_secs(30);
 
 /// Waits (bounded) until the catalog read model has applied everything up to `cursor`.
 async fn catalog_reached(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     cursor: LogCursor,
-    wait: Duration,
+    within: Duration,
 ) -> Result<(), FeedError> {
-    let deadline = Instant::now() + wait;
-    loop {
-        let catalog = checkpoint::read(&mut *conn, ProjectionKind::Catalog.name()).await?;
-        if catalog.is_some_and(|at| at >= cursor) {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(FeedError::CatalogBehind);
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let patience = Patience {
+        first: Duration::from_millis(1),
+        longest: Duration::from_millis(5),
+        within,
+    };
+    let reached = wait::until(patience, || async {
+        let catalog = checkpoint::read(pool, ProjectionKind::Catalog.name()).await?;
+        Ok::<_, sqlx::Error>(catalog.filter(|at| *at >= cursor))
+    })
+    .await?;
+    reached.map(|_| ()).ok_or(FeedError::CatalogBehind)
 }
 
 /// The search index as a consumer of the log, run by the projection runner.
 pub struct SearchFeed {
+    /// Where it waits for the catalog to reach a batch (a connection of its own, not the
+    /// batch's).
+    pool: PgPool,
     index: Arc<dyn SearchIndex>,
 }
 
 impl SearchFeed {
-    pub fn new(index: Arc<dyn SearchIndex>) -> Self {
-        SearchFeed { index }
+    pub fn new(pool: PgPool, index: Arc<dyn SearchIndex>) -> Self {
+        SearchFeed { pool, index }
     }
 
     /// Rebuilds the documents of every listing `events` touched (and of every listing of
@@ -193,7 +198,7 @@ impl SearchFeed {
             ..IndexBatch::default()
         };
         if !listings.is_empty() || !vendors.is_empty() {
-            catalog_reached(conn, last, CATALOG_WAIT).await?;
+            catalog_reached(&self.pool, last, CATALOG_WAIT).await?;
             let listings: Vec<Uuid> = listings.into_iter().collect();
             let vendors: Vec<Uuid> = vendors.into_iter().collect();
             let rows: Vec<DocumentRow> = sqlx::query_as(&format!(

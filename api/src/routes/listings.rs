@@ -134,13 +134,7 @@ impl StockRequest {
                 .map(|e| parse_stock("expected", e))
                 .transpose(),
         );
-        v.finish()?;
-        match (change, expected) {
-            (Some(change), Some(expected)) => Ok((change, expected)),
-            _ => Err(ApiError::Internal(
-                "validator passed with a missing field".into(),
-            )),
-        }
+        Ok(v.finish_with((change, expected))?)
     }
 }
 

@@ -166,12 +166,7 @@ pub async fn refund_order(
     let mut v = Validator::new();
     let amount = v.check(Satang::parse("amount_satang", body.amount_satang));
     let reason = v.check(parse_text("reason", &body.reason, REASON_MAX_CHARS));
-    v.finish()?;
-    let (Some(amount), Some(reason)) = (amount, reason) else {
-        return Err(ApiError::Internal(
-            "validator passed with a missing field".into(),
-        ));
-    };
+    let (amount, reason) = v.finish_with((amount, reason))?;
     let command = OrderCommand::Refund {
         actor: ctx.actor.clone(),
         amount,

@@ -69,37 +69,25 @@ impl ApplyVendorRequest {
                 .map(|p| PromptPayId::parse("payout_promptpay", p))
                 .transpose(),
         );
-        v.finish()?;
-        match (
-            name_th,
-            name_en,
-            district_code,
-            producer_type,
-            phone,
-            email,
-            payout,
-        ) {
-            (
-                Some(name_th),
-                Some(name_en),
-                Some(district_code),
-                Some(producer_type),
-                Some(phone),
-                Some(email),
-                Some(payout_promptpay),
-            ) => Ok(VendorProfile {
+        let (name_th, name_en, district_code, producer_type, phone, email, payout_promptpay) = v
+            .finish_with((
                 name_th,
                 name_en,
                 district_code,
                 producer_type,
                 phone,
                 email,
-                payout_promptpay,
-            }),
-            _ => Err(ApiError::Internal(
-                "validator passed with a missing field".into(),
-            )),
-        }
+                payout,
+            ))?;
+        Ok(VendorProfile {
+            name_th,
+            name_en,
+            district_code,
+            producer_type,
+            phone,
+            email,
+            payout_promptpay,
+        })
     }
 }
 

@@ -25,6 +25,13 @@ use super::{aggregate_uuid, decode, load_states, recorded_at, upsert_rows, upser
 use crate::log::RecordedEvent;
 use crate::projection::{Projection, ProjectionError};
 
+/// The tables this projection owns, each with the column (or comma-separated columns) that
+/// identifies a row; rebuilds and digests cover exactly these.
+pub const TABLES: &[(&str, &str)] = &[
+    ("vendor_directory", "vendor_id"),
+    ("listing_catalog", "listing_id"),
+];
+
 const VENDOR_COLUMNS: &[&str] = &[
     "vendor_id",
     "status",

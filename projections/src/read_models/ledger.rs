@@ -21,6 +21,13 @@ use super::{aggregate_uuid, decode, recorded_at, upsert_rows};
 use crate::log::RecordedEvent;
 use crate::projection::{Projection, ProjectionError};
 
+/// The tables this projection owns, each with the column (or comma-separated columns) that
+/// identifies a row; rebuilds and digests cover exactly these.
+pub const TABLES: &[(&str, &str)] = &[
+    ("vendor_ledger_lines", "position"),
+    ("vendor_ledger_orders", "order_id"),
+];
+
 pub const LINES_TABLE: &str = "vendor_ledger_lines";
 pub const ORDERS_TABLE: &str = "vendor_ledger_orders";
 

@@ -3,9 +3,12 @@
 //! own `apply`, and never interprets an event differently from the write side.
 
 pub mod catalog;
+mod kind;
 pub mod ledger;
 pub mod orders;
 pub mod sales;
+
+pub use kind::ProjectionKind;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;

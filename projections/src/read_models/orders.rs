@@ -15,6 +15,10 @@ use super::{aggregate_uuid, decode, load_states, recorded_at, upsert_rows};
 use crate::log::RecordedEvent;
 use crate::projection::{Projection, ProjectionError};
 
+/// The tables this projection owns, each with the column (or comma-separated columns) that
+/// identifies a row; rebuilds and digests cover exactly these.
+pub const TABLES: &[(&str, &str)] = &[("order_summaries", "order_id")];
+
 const ORDER_COLUMNS: &[&str] = &[
     "order_id",
     "checkout_id",

@@ -163,9 +163,8 @@ fn row_label(row: &SalesRow, lang: Lang) -> String {
     if let Some(id) = &row.vendor_id {
         parts.push(
             row.vendor_name_th
-                .clone()
-                .flatten()
-                .unwrap_or_else(|| id.to_string()),
+                .text()
+                .map_or_else(|| id.to_string(), str::to_string),
         );
     }
     if let Some(day) = &row.day {
