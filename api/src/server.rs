@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::serve::ListenerExt;
 use axum::Router;
 use otop_projections::process_manager::{expire_unpaid, CheckoutProcess};
 use otop_projections::runner::{self, RunnerHandle, RunnerSettings};
@@ -388,6 +389,14 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         // The client's address is what a write without a token counts against.
+        // TCP_NODELAY: a reply goes out as soon as it is written. Without it, a body that
+        // follows its headers in a second write waits behind Nagle's algorithm for the
+        // client's (delayed) acknowledgement of the first.
+        let listener = listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY on a connection");
+            }
+        });
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
