@@ -146,8 +146,10 @@ pub fn router(state: AppState) -> std::io::Result<Router> {
         // stands); only for clients that ask (`Accept-Encoding`), as the pages already are.
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state);
+    let docs = Router::from(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .layer(from_fn(cache_static_docs));
     Ok(Router::new()
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(docs)
         .merge(pages)
         .merge(routes)
         .layer(from_fn_with_state(
@@ -174,6 +176,28 @@ pub fn router(state: AppState) -> std::io::Result<Router> {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(from_fn(keep_only_uuid_request_ids)))
+}
+
+/// How long browsers and proxies keep the API docs' static files (the Swagger UI vendored
+/// into the binary). Their URLs carry no version, so a day rather than forever: a new release
+/// reaches every reader by the next day.
+pub const DOCS_CACHE_CONTROL: &str = "public, max-age=86400";
+
+/// Cache headers on the docs' static files (`/docs/...`); the OpenAPI document itself is
+/// generated and left to revalidate.
+async fn cache_static_docs(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_static = request.uri().path().starts_with("/docs/");
+    let mut response = next.run(request).await;
+    if is_static && response.status().is_success() {
+        response
+            .headers_mut()
+            .entry(axum::http::header::CACHE_CONTROL)
+            .or_insert(axum::http::HeaderValue::from_static(DOCS_CACHE_CONTROL));
+    }
+    response
 }
 
 /// An unknown path: a problem document under `/v1/`, a page everywhere else.

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use otop_projections::search_feed::{parse_cursor, SEARCH_PROJECTION};
 use otop_projections::wait::{self, Patience};
-use otop_projections::{checkpoint, log, ProjectionKind};
+use otop_projections::{checkpoint, log, LogCursor, ProjectionKind};
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -24,6 +25,42 @@ pub async fn wait_for_named(
     name: &str,
     min_position: Option<i64>,
 ) -> Result<(), AppError> {
+    wait_until_reached(state, name, min_position, || async {
+        Ok(checkpoint::read(&state.pool, name).await?)
+    })
+    .await
+}
+
+/// Like `wait_for`, for the search index. An index local to this process (the embedded one)
+/// is asked where it stands itself: every replica feeds its own, and the `search` row they
+/// share says only how far the fastest of them got. An index the replicas share (one feeder
+/// at a time) is followed by that row.
+pub async fn wait_for_search(state: &AppState, min_position: Option<i64>) -> Result<(), AppError> {
+    if state.search.lock_key().is_some() {
+        return wait_for_named(state, SEARCH_PROJECTION, min_position).await;
+    }
+    wait_until_reached(state, SEARCH_PROJECTION, min_position, || async {
+        let stored =
+            state.search.checkpoint().await.map_err(|error| {
+                AppError::Unavailable(format!("search is unavailable: {error}"))
+            })?;
+        Ok(stored.as_deref().and_then(parse_cursor))
+    })
+    .await
+}
+
+/// Waits (bounded by `min_position_wait`) until `position` (where the reader stands now)
+/// reaches the event at `min_position`; `name` is the reader's, for the 503's words.
+async fn wait_until_reached<F, Fut>(
+    state: &AppState,
+    name: &str,
+    min_position: Option<i64>,
+    position: F,
+) -> Result<(), AppError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<LogCursor>, AppError>>,
+{
     let Some(target) = min_position else {
         return Ok(());
     };
@@ -51,13 +88,11 @@ pub async fn wait_for_named(
         within: state.config.min_position_wait,
     };
     let reached = wait::until(patience, || async {
-        let reached = checkpoint::read(&state.pool, name)
-            .await?
-            .is_some_and(|cursor| match target_cursor {
-                Some(target_cursor) => cursor >= target_cursor,
-                None => cursor.position >= target,
-            });
-        Ok::<_, sqlx::Error>(reached.then_some(()))
+        let reached = position().await?.is_some_and(|cursor| match target_cursor {
+            Some(target_cursor) => cursor >= target_cursor,
+            None => cursor.position >= target,
+        });
+        Ok::<_, AppError>(reached.then_some(()))
     })
     .await?;
     reached.ok_or_else(|| {

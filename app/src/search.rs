@@ -246,7 +246,7 @@ pub fn parse(params: &SearchParams) -> Result<SearchQuery, AppError> {
 /// `min_position` when given, and asks the configured backend.
 pub async fn search(state: &AppState, params: &SearchParams) -> Result<SearchReply, AppError> {
     let query = parse(params)?;
-    read_your_writes::wait_for_named(state, SEARCH_PROJECTION, params.min_position).await?;
+    read_your_writes::wait_for_search(state, params.min_position).await?;
     let results = state
         .search
         .search(&query)

@@ -1363,3 +1363,44 @@ async fn metrics_count_every_route_by_status_with_durations() {
 
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn static_files_carry_cache_headers_and_api_replies_do_not() {
+    let app = TestApp::spawn().await;
+    let css = app
+        .client
+        .get(format!("{}/docs/swagger-ui.css", app.base_url))
+        .send()
+        .await
+        .expect("the docs' stylesheet");
+    assert_eq!(css.status(), StatusCode::OK);
+    assert_eq!(
+        css.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some(otop_api::server::DOCS_CACHE_CONTROL),
+        "a static file is kept by browsers and proxies"
+    );
+    assert!(css.text().await.expect("css").contains('{'));
+    // Generated replies are not: the OpenAPI document and every API reply are asked again.
+    for path in ["/openapi.json", "/v1/vendors", "/healthz"] {
+        let reply = app
+            .client
+            .get(format!("{}{path}", app.base_url))
+            .send()
+            .await
+            .expect("a reply");
+        assert_eq!(reply.status(), StatusCode::OK, "{path}");
+        let cache = reply
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            !cache.contains("public"),
+            "{path} is not cached publicly: {cache:?}"
+        );
+    }
+    app.cleanup().await;
+}

@@ -313,3 +313,61 @@ async fn search_over_the_demo_catalog() {
     changes_reach_the_index_and_hidden_listings_leave_it(&app, head).await;
     app.cleanup().await;
 }
+
+/// With an embedded index every replica feeds its own, and the `search` row of
+/// `projection_checkpoints` they share says only how far the fastest got: `min_position` on
+/// a search waits for this process's own index. Here the shared row is moved to the log's
+/// head, as another replica would, while this process's index has nothing yet.
+#[tokio::test]
+async fn a_search_waits_for_its_own_embedded_index_not_for_another_replicas() {
+    let app = TestApp::spawn_with(|config| {
+        config.run_projections = false;
+        config.min_position_wait = std::time::Duration::from_millis(600);
+    })
+    .await;
+    let vendor = app.approved_vendor("กลุ่มทอผ้าแบบจำลอง").await;
+    app.published_listing(vendor, 5).await;
+    let head: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .expect("head");
+    let at_head = otop_projections::log::cursor_of(&app.pool, head)
+        .await
+        .expect("cursor")
+        .expect("the head event");
+    otop_projections::checkpoint::ensure(&app.pool, "search")
+        .await
+        .expect("search row");
+    let mut conn = app.pool.acquire().await.expect("connection");
+    otop_projections::checkpoint::advance(&mut conn, "search", at_head, 1)
+        .await
+        .expect("another replica's index got to the head");
+    drop(conn);
+
+    let url = format!("/v1/search?min_position={head}");
+    let behind = app.get(&url, None).await;
+    assert_eq!(
+        behind.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "this process's index has not reached the head; the shared row has: {:?}",
+        behind.body
+    );
+
+    // This process's own index catches up (the catalog first, which it reads), and the same
+    // search answers, with the listing.
+    let catalog = otop_projections::ProjectionKind::Catalog.build("");
+    otop_projections::runner::catch_up(&app.pool, catalog.as_ref(), 500)
+        .await
+        .expect("catalog caught up");
+    let feed = otop_projections::search_feed::SearchFeed::new(
+        app.pool.clone(),
+        app.state().search.clone(),
+    );
+    otop_projections::runner::catch_up(&app.pool, &feed, 500)
+        .await
+        .expect("index caught up");
+    let answered = app.get(&url, None).await;
+    assert_eq!(answered.status, StatusCode::OK, "{:?}", answered.body);
+    assert_eq!(answered.body["total"], 1, "{:?}", answered.body);
+    app.cleanup().await;
+}
