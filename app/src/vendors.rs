@@ -187,6 +187,16 @@ pub struct VendorListQuery {
     pub after: Option<Uuid>,
 }
 
+/// A row of the vendor directory's page: the vendor, its published listings, and how many
+/// vendors the whole filter holds.
+#[derive(sqlx::FromRow)]
+struct DirectoryRow {
+    state: sqlx::types::Json<Vendor>,
+    published_listings: i32,
+    total: i64,
+    vendor_id: Uuid,
+}
+
 /// The vendor directory: approved vendors for everyone; admins filter by any status.
 /// Ordered by Thai name.
 pub async fn list_vendors(
@@ -239,7 +249,7 @@ pub async fn list_vendors(
           WHERE status = ANY($1) AND ($2::text[] IS NULL OR district_code = ANY($2))";
     // Ordered by name: the keyset cursor is the last vendor of the page before (vendors are
     // never deleted), and the window counts the whole filter before it applies.
-    let rows: Vec<(sqlx::types::Json<Vendor>, i32, i64, Uuid)> = sqlx::query_as(&format!(
+    let rows: Vec<DirectoryRow> = sqlx::query_as(&format!(
         "SELECT state, published_listings, total, vendor_id FROM (
              SELECT state, published_listings, name_th, vendor_id, count(*) OVER () AS total
              {filter}
@@ -264,12 +274,12 @@ pub async fn list_vendors(
     let more = rows.len() as i64 > paging.per_page;
     rows.truncate(paging.per_page as usize);
     let next_after = if more {
-        rows.last().map(|row| row.3.to_string())
+        rows.last().map(|row| row.vendor_id.to_string())
     } else {
         None
     };
     let total = match rows.first() {
-        Some(row) => row.2,
+        Some(row) => row.total,
         // A page past the last one has no row to carry the count.
         None if paging.page > 1 || query.after.is_some() => {
             sqlx::query_scalar(&format!("SELECT count(*) {filter}"))
@@ -282,11 +292,11 @@ pub async fn list_vendors(
     };
     let items = rows
         .iter()
-        .filter_map(|(aggregate, published, _, _)| {
-            aggregate
+        .filter_map(|row| {
+            row.state
                 .0
                 .state()
-                .map(|vendor| vendor_view(vendor, viewer, i64::from(*published)))
+                .map(|vendor| vendor_view(vendor, viewer, i64::from(row.published_listings)))
         })
         .collect();
     let mut page = Page::new(items, paging, total);

@@ -146,14 +146,7 @@ pub async fn sales(
     } else {
         Vec::new()
     };
-    let vendor_names: HashMap<Uuid, String> = sqlx::query_as::<_, (Uuid, String)>(
-        "SELECT vendor_id, name_th FROM sales_vendors WHERE vendor_id = ANY($1)",
-    )
-    .bind(&vendor_ids)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .collect();
+    let vendor_names = vendor_names(&mut tx, &vendor_ids).await?;
     tx.commit().await?;
 
     // The measures are aliased `orders` (the count exact for this grouping) and the sums.
@@ -221,14 +214,7 @@ pub async fn sales_grouped_many(
             }
         }
         let ids: Vec<Uuid> = ids.into_iter().collect();
-        sqlx::query_as::<_, (Uuid, String)>(
-            "SELECT vendor_id, name_th FROM sales_vendors WHERE vendor_id = ANY($1)",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect()
+        vendor_names(&mut tx, &ids).await?
     } else {
         HashMap::new()
     };
@@ -531,4 +517,17 @@ pub(super) fn per_listing_sql(
           LIMIT $2",
         pieces.join(" UNION ALL ")
     )
+}
+
+/// The Thai names of `ids`, as the sales projection knows its vendors.
+async fn vendor_names(
+    conn: &mut sqlx::PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, String>, AppError> {
+    let pairs: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT vendor_id, name_th FROM sales_vendors WHERE vendor_id = ANY($1)")
+            .bind(ids)
+            .fetch_all(conn)
+            .await?;
+    Ok(pairs.into_iter().collect())
 }

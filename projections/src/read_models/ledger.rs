@@ -92,6 +92,15 @@ struct OrderMemory {
     changed: bool,
 }
 
+/// An order as the ledger's own table remembers it.
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    order_id: Uuid,
+    vendor_id: Uuid,
+    commission_bps: Option<i32>,
+    last_position: i64,
+}
+
 impl LedgerProjection {
     async fn apply_batch(
         &self,
@@ -110,7 +119,7 @@ impl LedgerProjection {
             ids.insert(aggregate_uuid(event)?);
         }
         let ids: Vec<Uuid> = ids.into_iter().collect();
-        let known: Vec<(Uuid, Uuid, Option<i32>, i64)> = sqlx::query_as(&format!(
+        let known: Vec<OrderRow> = sqlx::query_as(&format!(
             "SELECT order_id, vendor_id, commission_bps, last_position
                FROM {} WHERE order_id = ANY($1)",
             self.orders_table
@@ -120,13 +129,13 @@ impl LedgerProjection {
         .await?;
         let mut orders: HashMap<Uuid, OrderMemory> = known
             .into_iter()
-            .map(|(order_id, vendor_id, bps, last_position)| {
+            .map(|row| {
                 (
-                    order_id,
+                    row.order_id,
                     OrderMemory {
-                        vendor_id,
-                        commission_bps: bps.and_then(|b| u32::try_from(b).ok()),
-                        last_position,
+                        vendor_id: row.vendor_id,
+                        commission_bps: row.commission_bps.and_then(|b| u32::try_from(b).ok()),
+                        last_position: row.last_position,
                         changed: false,
                     },
                 )

@@ -96,16 +96,24 @@ pub(crate) async fn load_states<A: DeserializeOwned>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(uuid::Uuid, Value, Value)> = sqlx::query_as(&format!(
-        "SELECT {key}, state, to_jsonb(t) - 'state' FROM {table} t WHERE {key} = ANY($1)"
+    /// A row as stored: its key, its aggregate's state, and its other columns as JSON.
+    #[derive(sqlx::FromRow)]
+    struct StoredRow {
+        id: uuid::Uuid,
+        state: Value,
+        columns: Value,
+    }
+    let rows: Vec<StoredRow> = sqlx::query_as(&format!(
+        "SELECT {key} AS id, state, to_jsonb(t) - 'state' AS columns
+           FROM {table} t WHERE {key} = ANY($1)"
     ))
     .bind(ids)
     .fetch_all(conn)
     .await?;
     rows.into_iter()
-        .map(|(id, state, row)| {
+        .map(|StoredRow { id, state, columns }| {
             serde_json::from_value(state)
-                .map(|aggregate| (id, aggregate, row))
+                .map(|aggregate| (id, aggregate, columns))
                 .map_err(|error| ProjectionError::BadEvent {
                     position: 0,
                     event_type: String::new(),

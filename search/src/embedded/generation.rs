@@ -28,10 +28,12 @@ pub(crate) struct Generation {
     /// Directory name under the index directory.
     pub name: String,
     path: PathBuf,
-    index: Index,
     /// Reader, reloaded after every commit.
     pub reader: IndexReader,
     writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
+    /// The checkpoint of what searches see: the last commit's, set once the reader has been
+    /// reloaded onto it (a commit is on disk a moment before searches see it).
+    visible_checkpoint: Mutex<Option<String>>,
     /// Field handles.
     pub fields: Fields,
     retired: AtomicBool,
@@ -75,20 +77,27 @@ impl Generation {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let visible_checkpoint = Mutex::new(index.load_metas()?.payload);
         Ok(Generation {
             name: name.to_string(),
             path,
-            index,
             reader,
             writer: Mutex::new(Some(writer)),
+            visible_checkpoint,
             fields,
             retired: AtomicBool::new(false),
         })
     }
 
-    /// The checkpoint stored in the last commit's payload.
+    /// The checkpoint of the last commit that searches see. A reader waiting for a position
+    /// (`?min_position=`) may trust it: the batch's documents are visible with it. The feed
+    /// resumes from it too (at worst it applies the last batch again, which is idempotent).
     pub fn checkpoint(&self) -> Result<Option<String>, SearchError> {
-        Ok(self.index.load_metas()?.payload)
+        Ok(self
+            .visible_checkpoint
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone())
     }
 
     fn writer(&self) -> Result<MutexGuard<'_, Option<IndexWriter<TantivyDocument>>>, SearchError> {
@@ -114,11 +123,16 @@ impl Generation {
         let writer = guard
             .as_mut()
             .ok_or_else(|| SearchError::Background("the index is being replaced".into()))?;
+        let checkpoint = batch.checkpoint.clone();
         if let Err(error) = write_and_commit(writer, &self.fields, batch) {
             writer.rollback()?;
             return Err(error);
         }
         self.reader.reload()?;
+        *self
+            .visible_checkpoint
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(checkpoint);
         Ok(())
     }
 

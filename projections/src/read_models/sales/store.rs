@@ -14,6 +14,40 @@ use super::*;
 use crate::projection::ProjectionError;
 use crate::read_models::upsert_rows;
 
+/// A vendor as this projection's own table remembers it.
+#[derive(sqlx::FromRow)]
+struct VendorRow {
+    vendor_id: Uuid,
+    district_code: String,
+    name_th: String,
+    name_en: Option<String>,
+    last_position: i64,
+}
+
+/// A listing as this projection's own table remembers it.
+#[derive(sqlx::FromRow)]
+struct ListingRow {
+    listing_id: Uuid,
+    vendor_id: Uuid,
+    category_code: String,
+    subtype_code: String,
+    title_th: String,
+    title_en: Option<String>,
+    last_position: i64,
+}
+
+/// An order as this projection's own table remembers it (`lines`: its [`SaleLine`]s).
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    order_id: Uuid,
+    vendor_id: Uuid,
+    district_code: String,
+    lines: Value,
+    paid_day: Option<NaiveDate>,
+    reversed: bool,
+    last_position: i64,
+}
+
 impl SalesProjection {
     pub(super) async fn load(
         &self,
@@ -24,7 +58,7 @@ impl SalesProjection {
         order_ids: &BTreeSet<Uuid>,
     ) -> Result<(), ProjectionError> {
         let ids: Vec<Uuid> = vendor_ids.iter().copied().collect();
-        let vendors: Vec<(Uuid, String, String, Option<String>, i64)> = sqlx::query_as(&format!(
+        let vendors: Vec<VendorRow> = sqlx::query_as(&format!(
             "SELECT vendor_id, district_code, name_th, name_en, last_position
                FROM {} WHERE vendor_id = ANY($1)",
             self.vendors_table
@@ -32,71 +66,68 @@ impl SalesProjection {
         .bind(&ids)
         .fetch_all(&mut *conn)
         .await?;
-        for (id, district_code, name_th, name_en, last_position) in vendors {
+        for row in vendors {
             batch.vendors.insert(
-                id,
+                row.vendor_id,
                 VendorMemory {
-                    district_code,
-                    name_th,
-                    name_en,
-                    last_position,
+                    district_code: row.district_code,
+                    name_th: row.name_th,
+                    name_en: row.name_en,
+                    last_position: row.last_position,
                 },
             );
         }
         let ids: Vec<Uuid> = listing_ids.iter().copied().collect();
-        #[allow(clippy::type_complexity)]
-        let listings: Vec<(Uuid, Uuid, String, String, String, Option<String>, i64)> =
-            sqlx::query_as(&format!(
-                "SELECT listing_id, vendor_id, category_code, subtype_code, title_th, title_en,
-                        last_position
-                   FROM {} WHERE listing_id = ANY($1)",
-                self.listings_table
-            ))
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?;
-        for (id, vendor_id, category_code, subtype_code, title_th, title_en, last_position) in
-            listings
-        {
+        let listings: Vec<ListingRow> = sqlx::query_as(&format!(
+            "SELECT listing_id, vendor_id, category_code, subtype_code, title_th, title_en,
+                    last_position
+               FROM {} WHERE listing_id = ANY($1)",
+            self.listings_table
+        ))
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in listings {
             batch.listings.insert(
-                id,
+                row.listing_id,
                 ListingMemory {
-                    vendor_id,
-                    category_code,
-                    subtype_code,
-                    title_th,
-                    title_en,
-                    last_position,
+                    vendor_id: row.vendor_id,
+                    category_code: row.category_code,
+                    subtype_code: row.subtype_code,
+                    title_th: row.title_th,
+                    title_en: row.title_en,
+                    last_position: row.last_position,
                 },
             );
         }
         let ids: Vec<Uuid> = order_ids.iter().copied().collect();
-        #[allow(clippy::type_complexity)]
-        let orders: Vec<(Uuid, Uuid, String, Value, Option<NaiveDate>, bool, i64)> =
-            sqlx::query_as(&format!(
-                "SELECT order_id, vendor_id, district_code, lines, paid_day, reversed, last_position
-                   FROM {} WHERE order_id = ANY($1)",
-                self.orders_table
-            ))
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?;
-        for (id, vendor_id, district_code, lines, paid_day, reversed, last_position) in orders {
+        let orders: Vec<OrderRow> = sqlx::query_as(&format!(
+            "SELECT order_id, vendor_id, district_code, lines, paid_day, reversed, last_position
+               FROM {} WHERE order_id = ANY($1)",
+            self.orders_table
+        ))
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in orders {
             let lines: Vec<SaleLine> =
-                serde_json::from_value(lines).map_err(|error| ProjectionError::BadEvent {
-                    position: last_position,
+                serde_json::from_value(row.lines).map_err(|error| ProjectionError::BadEvent {
+                    position: row.last_position,
                     event_type: "OrderPlaced".into(),
-                    message: format!("stored lines of order {id} are unreadable: {error}"),
+                    message: format!(
+                        "stored lines of order {} are unreadable: {error}",
+                        row.order_id
+                    ),
                 })?;
             batch.orders.insert(
-                id,
+                row.order_id,
                 OrderMemory {
-                    vendor_id,
-                    district_code,
+                    vendor_id: row.vendor_id,
+                    district_code: row.district_code,
                     lines,
-                    paid_day,
-                    reversed,
-                    last_position,
+                    paid_day: row.paid_day,
+                    reversed: row.reversed,
+                    last_position: row.last_position,
                 },
             );
         }
