@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use otop_e2e::{ServerProcess, TestApp};
-use otop_projections::rebuild::{rebuild_together, table_digest};
-use otop_projections::{checkpoint, ProjectionKind};
+use otop_projections::rebuild::rebuild_together;
+use otop_projections::ProjectionKind;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
 use crate::checkout::address;
+use crate::projection_runner::{digests, wait_caught_up_within};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_otop-e2e-server");
 
@@ -58,17 +59,6 @@ async fn wait_until_held_by(pool: &PgPool, process: &str, within: Duration) -> D
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn digests(pool: &PgPool) -> Vec<(String, String)> {
-    let mut all = Vec::new();
-    for kind in ProjectionKind::ALL {
-        for (table, key) in kind.tables() {
-            let digest = table_digest(pool, table, key).await.expect("digest");
-            all.push((table.to_string(), digest));
-        }
-    }
-    all
 }
 
 /// Answers and failures of one process's readers.
@@ -226,7 +216,7 @@ async fn killing_the_process_that_runs_the_projections_hands_them_to_the_other()
         checkouts.load(Ordering::SeqCst) * 2,
         "B's runners took the log up where A's left it: {orders}"
     );
-    wait_caught_up(&app.pool).await;
+    wait_caught_up_within(&app.pool, Duration::from_secs(30)).await;
     stop.store(true, Ordering::SeqCst);
     for reader in readers {
         reader.await.expect("a reader");
@@ -276,27 +266,4 @@ async fn projected_orders(pool: &PgPool) -> i64 {
         .fetch_one(pool)
         .await
         .expect("count orders")
-}
-
-/// Waits until every read model has applied the whole log.
-async fn wait_caught_up(pool: &PgPool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut behind = 0;
-        for kind in ProjectionKind::ALL {
-            let cursor = checkpoint::read(pool, kind.name())
-                .await
-                .expect("checkpoint")
-                .unwrap_or_default();
-            behind += checkpoint::lag(pool, cursor, i64::MAX).await.expect("lag");
-        }
-        if behind == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the read models stayed {behind} behind"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

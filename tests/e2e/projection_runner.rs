@@ -16,7 +16,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio::sync::Notify;
 
 /// Digests of every table of every projection, in a fixed order.
-async fn digests(pool: &PgPool) -> Vec<(String, String)> {
+pub(crate) async fn digests(pool: &PgPool) -> Vec<(String, String)> {
     let mut all = Vec::new();
     for kind in ProjectionKind::ALL {
         for (table, key) in kind.tables() {
@@ -36,7 +36,12 @@ async fn total_events(pool: &PgPool) -> i64 {
 
 /// Waits until every projection has applied every event in the log.
 async fn wait_caught_up(pool: &PgPool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_caught_up_within(pool, Duration::from_secs(60)).await
+}
+
+/// [`wait_caught_up`], failing the test after `within`.
+pub(crate) async fn wait_caught_up_within(pool: &PgPool, within: Duration) {
+    let deadline = Instant::now() + within;
     loop {
         let mut behind = 0;
         for kind in ProjectionKind::ALL {
