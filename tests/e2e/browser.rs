@@ -47,7 +47,7 @@ async fn journey(javascript: bool) {
             // Filter by a district: its facet link.
             let facet = b.find(".facet a[aria-current=false]").await;
             let district_name = facet.text().await.expect("text");
-            facet.click().await.expect("click the facet");
+            b.follow(facet, "the district's facet").await;
             b.find("#results").await;
             assert!(b.url().await.contains("district="), "{}", b.url().await);
             let filtered: u64 = b

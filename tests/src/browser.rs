@@ -112,12 +112,39 @@ impl Browser {
             .unwrap_or_else(|error| panic!("{css}: {error}"))
     }
 
+    /// Clicks the link or form button `css` finds and waits until the browser has left the
+    /// page for the one the click leads to. Every click in these journeys navigates (the
+    /// pages have no scripts); chromedriver may answer a click before the old page is gone,
+    /// and a find straight after it would read the old page (a notice, an order's row).
     pub async fn click(&self, css: &str) {
-        self.find(css)
+        let target = self.find(css).await;
+        self.follow(target, css).await;
+    }
+
+    /// Clicks `element` (a link or a form button) and waits for the page it leads to.
+    pub async fn follow(&self, element: fantoccini::elements::Element, what: &str) {
+        let old_page = self
+            .client
+            .find(Locator::Css("html"))
             .await
+            .unwrap_or_else(|error| panic!("the page before {what}: {error}"));
+        element
             .click()
             .await
-            .unwrap_or_else(|error| panic!("click {css}: {error}"));
+            .unwrap_or_else(|error| panic!("click {what}: {error}"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match old_page.tag_name().await {
+                Err(error) if error.is_stale_element_reference() => return,
+                // Mid-navigation Chromium may answer with another error: ask again.
+                Err(_) | Ok(_) => {}
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: the click did not lead to another page within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
