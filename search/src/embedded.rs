@@ -135,7 +135,11 @@ fn build_generation(
 
 fn run_search(live: &Generation, query: &SearchQuery) -> Result<SearchResults, SearchError> {
     let offset = query.offset()?;
-    let words = query.text().map(query_words).unwrap_or_default();
+    let query = &crate::forgiving::understand(query);
+    let words = query
+        .text()
+        .map(|text| query_words(text).without(crate::forgiving::STOP_WORDS))
+        .unwrap_or_default();
     let tantivy_query = queries::search_query(&live.fields, &words, query);
     let collector = ListingCollector {
         sort: query.sort,

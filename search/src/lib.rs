@@ -63,6 +63,7 @@
 pub mod document;
 pub mod embedded;
 pub mod error;
+pub mod forgiving;
 mod html;
 pub mod index;
 pub mod meili;

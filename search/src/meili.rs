@@ -47,6 +47,7 @@ pub const SEARCHABLE: &[&str] = &[
     "category_name_en",
     "subtype_name_th",
     "subtype_name_en",
+    "romanized",
 ];
 
 /// Thai attributes: typo tolerance is off there, as in the embedded backend.
@@ -119,6 +120,11 @@ struct MeiliDocument {
     price_band: String,
     #[serde(default)]
     in_stock: bool,
+    /// RTGS romanizations of the Thai title and tags and their Latin sound keys
+    /// ([`crate::forgiving::derived`]), searched last: an English word in the English title
+    /// ranks above a romanization.
+    #[serde(default)]
+    romanized: String,
 }
 
 /// The checkpoint document of the meta index.
@@ -234,6 +240,7 @@ impl MeiliIndex {
                     published_at_unix: listing.published_at.timestamp(),
                     price_band: crate::price_band(listing.price_satang).to_string(),
                     in_stock: listing.available_stock > 0,
+                    romanized: crate::forgiving::derived(listing).romanized,
                     listing: listing.clone(),
                 })
                 .collect();
@@ -285,6 +292,12 @@ fn settings() -> Settings {
         .with_sortable_attributes(SORTABLE)
         .with_ranking_rules(RANKING_RULES)
         .with_dictionary(OTOP_DICTIONARY)
+        .with_synonyms(
+            crate::forgiving::glossary::meili_synonyms()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        )
+        .with_stop_words(crate::forgiving::STOP_WORDS)
         .with_typo_tolerance(TypoToleranceSettings {
             enabled: Some(true),
             disable_on_attributes: Some(THAI_ATTRIBUTES.iter().map(|a| a.to_string()).collect()),
@@ -406,6 +419,7 @@ impl SearchIndex for MeiliIndex {
 
     async fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
         query.offset()?;
+        let query = &crate::forgiving::understand(query);
         let index = self.index();
         let text = query.text().map(filter::plain_text);
         let filter = filter::filter_expression(query);

@@ -110,6 +110,8 @@ pub const MAX_NGRAM: usize = 3;
 pub struct QueryWords {
     /// Normalised words in query order, at most [`MAX_QUERY_WORDS`].
     pub words: Vec<String>,
+    /// Each word as it was typed (the normaliser drops Thai marks the sound keys need).
+    pub raw: Vec<String>,
     /// For each word, whether it follows the previous word with no separator between
     /// (a Thai run the segmenter split, like `ประเก` → `ประ | เก`).
     pub joined: Vec<bool>,
@@ -150,11 +152,13 @@ impl QueryWords {
 /// (`"`, `(`, `-`, ...) are separators and never have a meaning of their own.
 pub fn query_words(text: &str) -> QueryWords {
     let mut words = Vec::new();
+    let mut raw = Vec::new();
     let mut joined = Vec::new();
     let mut last_is_word = false;
     for token in TOKENIZER.tokenize(text) {
         if is_indexable(&token) {
             words.push(token.lemma().to_string());
+            raw.push(text[token.byte_start..token.byte_end].to_string());
             joined.push(last_is_word);
             last_is_word = true;
         } else if token.is_separator() {
@@ -163,11 +167,48 @@ pub fn query_words(text: &str) -> QueryWords {
     }
     let truncated = words.len() > MAX_QUERY_WORDS;
     words.truncate(MAX_QUERY_WORDS);
+    raw.truncate(MAX_QUERY_WORDS);
     joined.truncate(MAX_QUERY_WORDS);
     QueryWords {
         last_is_prefix: last_is_word && !truncated,
         words,
+        raw,
         joined,
+    }
+}
+
+impl QueryWords {
+    /// The query without the words in `stop_words`, unless nothing else is left. A dropped
+    /// word leaves a separator: the words around it are not joined.
+    pub fn without(mut self, stop_words: &[&str]) -> QueryWords {
+        let keep: Vec<bool> = self
+            .words
+            .iter()
+            .map(|word| !stop_words.contains(&word.as_str()))
+            .collect();
+        if !keep.iter().any(|k| *k) || keep.iter().all(|k| *k) {
+            return self;
+        }
+        if keep.last() == Some(&false) {
+            self.last_is_prefix = false;
+        }
+        let mut out = QueryWords {
+            last_is_prefix: self.last_is_prefix,
+            ..QueryWords::default()
+        };
+        let mut gap = false;
+        for (i, kept) in keep.iter().enumerate() {
+            if !kept {
+                gap = true;
+                continue;
+            }
+            out.words.push(std::mem::take(&mut self.words[i]));
+            out.raw.push(std::mem::take(&mut self.raw[i]));
+            out.joined
+                .push(self.joined[i] && !gap && !out.joined.is_empty());
+            gap = false;
+        }
+        out
     }
 }
 

@@ -215,7 +215,18 @@ contract!(
     paging_limits_and_empty_results,
     listings_without_optional_fields,
     the_feeding_lock_belongs_to_a_shared_index,
+    thai_typos_find_the_word_they_miss,
+    romanized_thai_finds_the_thai_title,
+    a_district_in_the_query_filters_by_it,
+    english_finds_thai_only_words_titles_first,
+    any_word_order_with_or_without_spaces,
+    nonsense_still_finds_nothing,
 );
+
+/// Whether the target is Meilisearch (for the capabilities only the embedded index has).
+fn is_meili(target: &Target) -> bool {
+    matches!(target, Target::Meili { .. })
+}
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
@@ -1119,6 +1130,198 @@ mod checks {
         let [_, _, _, stars, ..] = facet_counts(docs()[3..10].iter());
         assert_eq!(all.facets.otop_stars, stars);
         assert_eq!(all.total, 10);
+    }
+
+    /// Each kind of Thai typo still finds the listings the word finds: a dropped tone mark,
+    /// a long vowel for a short one, a confusable consonant, a dropped cluster letter.
+    pub async fn thai_typos_find_the_word_they_miss(target: &Target) {
+        if is_meili(target) {
+            eprintln!(
+                "skipped on Meilisearch: its query carries no Thai sound keys, so only its \
+                 own normaliser forgives Thai typos (tone marks and upper/lower vowels)"
+            );
+            return;
+        }
+        let index = seeded(target).await;
+        for (word, typo) in [
+            ("กระเป๋า", "กระเปา"),
+            ("มัดหมี่", "มัดหมิ่"),
+            ("โบราณ", "โบราน"),
+            ("กระเทียม", "กะเทียม"),
+            ("ศรีสะเกษ", "สีสะเกส"),
+        ] {
+            let exact = search(index.as_ref(), &text_query(word)).await;
+            let forgiven = search(index.as_ref(), &text_query(typo)).await;
+            let titled = doc_ids(docs().iter().filter(|d| d.title_th.contains(word)));
+            if titled.is_empty() {
+                continue;
+            }
+            assert!(!exact.hits.is_empty(), "{word}");
+            assert!(
+                titled.is_subset(&id_set(&forgiven)),
+                "{typo} misses listings titled {word}"
+            );
+        }
+        // The control: no listing holds the typos as written, so every hit was forgiven.
+        for typo in ["กระเปา", "มัดหมิ่", "โบราน", "กะเทียม", "สีสะเกส"]
+        {
+            assert!(docs().iter().all(|d| !d.title_th.contains(typo)
+                && !d.tags.iter().any(|t| t.contains(typo))
+                && !d.description_th.as_deref().unwrap_or("").contains(typo)));
+        }
+    }
+
+    /// Thai typed on a Latin keyboard, in RTGS and informally, finds the Thai titles; an
+    /// English word in the English title still ranks first.
+    pub async fn romanized_thai_finds_the_thai_title(target: &Target) {
+        let index = seeded(target).await;
+        let mudmee = doc_ids(docs().iter().filter(|d| d.title_th.contains("มัดหมี่")));
+        let mut spellings = vec!["mat mi", "matmi"];
+        if !is_meili(target) {
+            spellings.extend(["mudmee", "mud mee"]);
+        }
+        for spelling in spellings {
+            let found = search(index.as_ref(), &text_query(spelling)).await;
+            let hit = id_set(&found);
+            assert!(
+                mudmee.iter().filter(|id| hit.contains(id)).count() * 2 >= mudmee.len(),
+                "{spelling}: {} of {} มัดหมี่ listings",
+                mudmee.iter().filter(|id| hit.contains(id)).count(),
+                mudmee.len()
+            );
+        }
+        let silk = search(index.as_ref(), &text_query("silk")).await;
+        let english: Vec<bool> = silk
+            .hits
+            .iter()
+            .map(|hit| has_word(hit.document.title_en.as_deref().unwrap_or(""), "silk"))
+            .collect();
+        let first_other = english.iter().position(|e| !e).unwrap_or(english.len());
+        assert!(
+            english[first_other..].iter().all(|e| !e),
+            "every listing with silk in its English title ranks first"
+        );
+    }
+
+    /// A district named in the query, in Thai, RTGS or a variant, filters by it; the other
+    /// words still have to match.
+    pub async fn a_district_in_the_query_filters_by_it(target: &Target) {
+        let index = seeded(target).await;
+        let silk_of_tha_tum = doc_ids(
+            docs()
+                .iter()
+                .filter(|d| d.district_code == "3203" && d.title_th.contains("ผ้าไหม")),
+        );
+        assert!(
+            !silk_of_tha_tum.is_empty(),
+            "the catalog has silk from Tha Tum"
+        );
+        for query in [
+            "ผ้าไหม ท่าตูม",
+            "ผ้าไหมท่าตูม",
+            "ผ้าไหม อำเภอท่าตูม",
+            "ผ้าไหม tha tum",
+        ] {
+            let found = search(index.as_ref(), &text_query(query)).await;
+            assert!(
+                found
+                    .hits
+                    .iter()
+                    .all(|hit| hit.document.district_code == "3203"),
+                "{query}"
+            );
+            assert!(silk_of_tha_tum.is_subset(&id_set(&found)), "{query}");
+        }
+        let variant = search(index.as_ref(), &text_query("rice sri narong")).await;
+        assert!(variant
+            .hits
+            .iter()
+            .all(|hit| hit.document.district_code == "3215"));
+        let plain = search(index.as_ref(), &text_query("ผ้าไหม")).await;
+        assert!(plain.total > silk_of_tha_tum.len() as u64, "the control");
+    }
+
+    /// English for a word only the Thai title holds, and the reverse; titles first.
+    pub async fn english_finds_thai_only_words_titles_first(target: &Target) {
+        let index = seeded(target).await;
+        for (english, thai) in [("antique", "โบราณ"), ("garlic", "กระเทียม")]
+        {
+            let holding = doc_ids(docs().iter().filter(|d| {
+                d.title_th.contains(thai)
+                    || d.tags.iter().any(|t| t.contains(thai))
+                    || d.description_th.as_deref().unwrap_or("").contains(thai)
+            }));
+            assert!(!holding.is_empty(), "{thai}");
+            let found = search(index.as_ref(), &text_query(english)).await;
+            let hit = id_set(&found);
+            let titled = doc_ids(docs().iter().filter(|d| d.title_th.contains(thai)));
+            assert!(
+                titled.is_subset(&hit),
+                "{english} finds every title with {thai}"
+            );
+            assert!(
+                holding.iter().filter(|id| hit.contains(id)).count() * 2 >= holding.len(),
+                "{english} finds most listings that hold {thai}"
+            );
+            // Titles first, descriptions after: no listing matched in its title ranks below
+            // one that holds the word only in its description.
+            let equivalents = ["antique", "ancient", "traditional", "garlic"];
+            let in_title = |doc: &ListingDocument| {
+                let english = doc.title_en.as_deref().unwrap_or("");
+                doc.title_th.contains(thai) || equivalents.iter().any(|e| has_word(english, e))
+            };
+            let description_only = found.hits.iter().position(|hit| {
+                !in_title(&hit.document)
+                    && hit
+                        .document
+                        .description_th
+                        .as_deref()
+                        .unwrap_or("")
+                        .contains(thai)
+            });
+            if let Some(first) = description_only {
+                assert!(
+                    found.hits[first..]
+                        .iter()
+                        .all(|hit| !in_title(&hit.document)),
+                    "{english}: title matches rank first"
+                );
+            }
+        }
+        let reverse = search(index.as_ref(), &text_query("กระเทียม")).await;
+        assert!(!reverse.hits.is_empty());
+    }
+
+    /// Words in any order, with or without spaces, find the same listings.
+    pub async fn any_word_order_with_or_without_spaces(target: &Target) {
+        let index = seeded(target).await;
+        let both = doc_ids(
+            docs()
+                .iter()
+                .filter(|d| d.title_th.contains("ผ้าไหม") && d.title_th.contains("มัดหมี่")),
+        );
+        assert!(!both.is_empty());
+        for query in ["ผ้าไหม มัดหมี่", "มัดหมี่ ผ้าไหม", "ผ้าไหมมัดหมี่", "มัดหมี่ผ้าไหม"]
+        {
+            let found = search(index.as_ref(), &text_query(query)).await;
+            let top: BTreeSet<Uuid> = found
+                .hits
+                .iter()
+                .take(both.len())
+                .map(|h| h.document.id)
+                .collect();
+            assert!(both.is_subset(&id_set(&found)), "{query}");
+            assert_eq!(top, both, "{query}: listings with both words rank first");
+        }
+    }
+
+    /// Forgiveness does not make up matches: nonsense finds nothing in either script.
+    pub async fn nonsense_still_finds_nothing(target: &Target) {
+        let index = seeded(target).await;
+        for query in ["xqzvwk", "qwrtpz mnbvc", "ฬฬฬฬ", "ฃฅฆฌ"] {
+            let found = search(index.as_ref(), &text_query(query)).await;
+            assert_eq!(found.total, 0, "{query}");
+        }
     }
 }
 

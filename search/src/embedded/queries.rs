@@ -12,6 +12,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
 use super::schema::Fields;
+use crate::forgiving::{glossary, latin, thai};
 use crate::query::SearchQuery;
 use crate::tokenizer::{typo_budget, QueryWords};
 
@@ -19,6 +20,15 @@ use crate::tokenizer::{typo_budget, QueryWords};
 const PREFIX_WEIGHT: f32 = 0.6;
 /// Score weight of a match with one typo relative to the exact word.
 const TYPO_WEIGHT: f32 = 0.3;
+/// Score of a match through a sound key or a romanization: a constant below what an exact
+/// word in any field scores, so exact matches rank first.
+const FORGIVEN_SCORE: f32 = 0.4;
+/// Score weight of a glossary equivalent relative to the word itself.
+const GLOSSARY_WEIGHT: f32 = 0.5;
+/// Shortest Latin sound key matched against romanizations (shorter ones collide).
+const MIN_LATIN_KEY: usize = 4;
+/// Shortest Latin key (in characters) that also forgives one more edit.
+const MIN_FUZZY_KEY: usize = 5;
 /// Score unit of a matched level (the first k words all present). It dwarfs the text
 /// scores, so documents matching more of the query rank first.
 const WORDS_BUCKET: f32 = 1_000.0;
@@ -65,16 +75,151 @@ fn word_query(fields: &Fields, word: &str, prefix: bool) -> Box<dyn Query> {
     boxed(BooleanQuery::new(clauses))
 }
 
-/// All of `words` (each in any field); the last is a prefix when `last_prefix`.
-fn all_words(fields: &Fields, words: &[String], last_prefix: bool) -> Box<dyn Query> {
-    let last = words.len().saturating_sub(1);
-    let clauses: Vec<(Occur, Box<dyn Query>)> = words
-        .iter()
-        .enumerate()
-        .map(|(i, word)| {
+/// Matches one word exactly (no prefix, no typo) in any searchable field: a glossary
+/// equivalent is already a second guess, and a typo on top of it finds noise.
+fn exact_word_query(fields: &Fields, word: &str) -> Box<dyn Query> {
+    let clauses: Vec<(Occur, Box<dyn Query>)> = fields
+        .searchable()
+        .into_iter()
+        .map(|(field, weight)| {
+            let term = Term::from_field_text(field, word);
+            (
+                Occur::Should,
+                boxed(BoostQuery::new(
+                    boxed(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                    weight,
+                )),
+            )
+        })
+        .collect();
+    boxed(BooleanQuery::new(clauses))
+}
+
+/// A forgiving match of the query words `start..end` together: their sound key, their
+/// romanization, or a glossary equivalent.
+struct Alternative {
+    start: usize,
+    end: usize,
+    query: Box<dyn Query>,
+}
+
+/// Matches `key` in the derived field `field` as a whole token (or a prefix), forgiving one
+/// more edit in a long key when `fuzzy` (Latin keys: one edit in a Thai key is another
+/// syllable); scores [`FORGIVEN_SCORE`].
+fn key_query(field: Field, key: &str, prefix: bool, fuzzy: bool) -> Box<dyn Query> {
+    let term = Term::from_field_text(field, key);
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+        Occur::Should,
+        boxed(TermQuery::new(term.clone(), IndexRecordOption::Basic)),
+    )];
+    if prefix {
+        clauses.push((
+            Occur::Should,
+            boxed(FuzzyTermQuery::new_prefix(term.clone(), 0, true)),
+        ));
+    }
+    if fuzzy && key.chars().count() >= MIN_FUZZY_KEY {
+        clauses.push((Occur::Should, boxed(FuzzyTermQuery::new(term, 1, true))));
+    }
+    boxed(ConstScoreQuery::new(
+        boxed(BooleanQuery::new(clauses)),
+        FORGIVEN_SCORE,
+    ))
+}
+
+fn is_thai_word(raw: &str) -> bool {
+    raw.chars().any(thai::is_thai)
+}
+
+/// Every forgiving alternative of a query: spans of 1 to 3 words (Thai words typed
+/// together, or Latin words in a row) matched by sound key, romanization or glossary.
+fn alternatives(fields: &Fields, words: &QueryWords) -> Vec<Alternative> {
+    let count = words.words.len();
+    let mut found = Vec::new();
+    for start in 0..count {
+        for end in start + 1..=(start + 3).min(count) {
+            let span = &words.raw[start..end];
+            let ends_query = end == count && words.last_is_prefix;
+            let thai_span = span.iter().all(|raw| is_thai_word(raw))
+                && words.joined[start + 1..end].iter().all(|joined| *joined);
+            let latin_span = span.iter().all(|raw| !is_thai_word(raw));
+            if thai_span {
+                let key = thai::sound_key(&span.concat());
+                if key.chars().count() >= 2 {
+                    found.push(Alternative {
+                        start,
+                        end,
+                        query: key_query(fields.sounds, &key, ends_query, false),
+                    });
+                }
+            } else if latin_span {
+                let key = latin::sound_key(&span.concat());
+                if key.len() >= MIN_LATIN_KEY {
+                    found.push(Alternative {
+                        start,
+                        end,
+                        query: key_query(fields.romanized, &key, ends_query, true),
+                    });
+                }
+            }
+            for equivalent in glossary::equivalents(&words.words[start..end].join(" ")) {
+                let clauses: Vec<(Occur, Box<dyn Query>)> = equivalent
+                    .iter()
+                    .map(|word| (Occur::Must, exact_word_query(fields, word)))
+                    .collect();
+                found.push(Alternative {
+                    start,
+                    end,
+                    query: boxed(BoostQuery::new(
+                        boxed(BooleanQuery::new(clauses)),
+                        GLOSSARY_WEIGHT,
+                    )),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Word `index` of the query: the word itself, or any forgiving alternative that covers it.
+fn covered_word(
+    fields: &Fields,
+    words: &QueryWords,
+    alternatives: &[Alternative],
+    index: usize,
+    prefix: bool,
+) -> Box<dyn Query> {
+    let mut clauses = vec![(
+        Occur::Should,
+        word_query(fields, &words.words[index], prefix),
+    )];
+    clauses.extend(
+        alternatives
+            .iter()
+            .filter(|alternative| alternative.start <= index && index < alternative.end)
+            .map(|alternative| (Occur::Should, alternative.query.box_clone())),
+    );
+    if clauses.len() == 1 {
+        return clauses.remove(0).1;
+    }
+    boxed(BooleanQuery::new(clauses))
+}
+
+/// All of the first `k` words (each in any field, or forgiven); the last is a prefix when
+/// `last_prefix`.
+fn all_words(
+    fields: &Fields,
+    words: &QueryWords,
+    alternatives: &[Alternative],
+    k: usize,
+    last_prefix: bool,
+) -> Box<dyn Query> {
+    let last = k.saturating_sub(1);
+    let clauses: Vec<(Occur, Box<dyn Query>)> = (0..k)
+        .map(|i| {
             (
                 Occur::Must,
-                word_query(fields, word, last_prefix && i == last),
+                covered_word(fields, words, alternatives, i, last_prefix && i == last),
             )
         })
         .collect();
@@ -93,19 +238,23 @@ pub(crate) fn text_query(fields: &Fields, words: &QueryWords) -> Option<Box<dyn 
     if count == 0 {
         return None;
     }
+    let forgiving = alternatives(fields, words);
     if count == 1 {
-        return Some(word_query(fields, &words.words[0], prefix));
+        return Some(covered_word(fields, words, &forgiving, 0, prefix));
     }
     let mut levels: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for k in 1..=count {
-        let mut level = all_words(fields, &words.words[..k], prefix && k == count);
+        let mut level = all_words(fields, words, &forgiving, k, prefix && k == count);
         if k == count && !ngrams.is_empty() {
             let mut alternatives = vec![(Occur::Should, level)];
             for (size, joined) in &ngrams {
-                let head = &words.words[..count - size];
+                let head = count - size;
                 let mut clauses = vec![(Occur::Must, word_query(fields, joined, true))];
-                if !head.is_empty() {
-                    clauses.push((Occur::Must, all_words(fields, head, false)));
+                if head > 0 {
+                    clauses.push((
+                        Occur::Must,
+                        all_words(fields, words, &forgiving, head, false),
+                    ));
                 }
                 alternatives.push((Occur::Should, boxed(BooleanQuery::new(clauses))));
             }
@@ -121,10 +270,10 @@ pub(crate) fn text_query(fields: &Fields, words: &QueryWords) -> Option<Box<dyn 
         .words
         .iter()
         .enumerate()
-        .map(|(i, word)| {
+        .map(|(i, _)| {
             (
                 Occur::Should,
-                word_query(fields, word, prefix && i + 1 == count),
+                covered_word(fields, words, &forgiving, i, prefix && i + 1 == count),
             )
         })
         .collect();

@@ -29,6 +29,11 @@ pub(crate) struct Fields {
     pub names: Field,
     /// Thai and English descriptions.
     pub description: Field,
+    /// RTGS romanizations of the Thai title and tags, and their Latin sound keys
+    /// ([`crate::forgiving::derived`]).
+    pub romanized: Field,
+    /// Thai sound keys of the title's, tags' and names' words and runs of them.
+    pub sounds: Field,
     /// District code, raw term and fast.
     pub district_code: Field,
     /// Category code, raw term and fast.
@@ -88,6 +93,12 @@ pub(crate) fn build() -> (Schema, Fields) {
             .set_tokenizer(TOKENIZER_NAME)
             .set_index_option(IndexRecordOption::WithFreqs),
     );
+    // Derived keys are already normalised and space-separated.
+    let keys = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("whitespace")
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
     let fields = Fields {
         id: builder.add_text_field("id", STRING),
         id_hi: builder.add_u64_field(names::ID_HI, FAST),
@@ -97,6 +108,8 @@ pub(crate) fn build() -> (Schema, Fields) {
         tags: builder.add_text_field("tags", text.clone()),
         names: builder.add_text_field("names", text.clone()),
         description: builder.add_text_field("description", text),
+        romanized: builder.add_text_field("romanized", keys.clone()),
+        sounds: builder.add_text_field("sounds", keys),
         district_code: builder.add_text_field(names::DISTRICT_CODE, STRING | FAST),
         category_code: builder.add_text_field(names::CATEGORY_CODE, STRING | FAST),
         subtype_code: builder.add_text_field(names::SUBTYPE_CODE, STRING | FAST),
@@ -149,6 +162,9 @@ pub(crate) fn to_document(
     ] {
         doc.add_text(fields.names, name);
     }
+    let derived = crate::forgiving::derived(listing);
+    doc.add_text(fields.romanized, &derived.romanized);
+    doc.add_text(fields.sounds, &derived.sounds);
     doc.add_text(fields.district_code, &listing.district_code);
     doc.add_text(fields.category_code, &listing.category_code);
     doc.add_text(fields.subtype_code, &listing.subtype_code);
