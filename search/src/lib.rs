@@ -22,12 +22,16 @@
 //! - The last word also matches as a prefix (`ผ้า` finds `ผ้าไหม`, `sil` finds `silk`),
 //!   unless the text ends with a space or punctuation.
 //! - Latin words of 4+ letters tolerate one typo (`slik` finds `silk`), 9+ letters two;
-//!   Thai words tolerate none. Meilisearch needs `minWordSizeForTypos.oneTypo = 4` for this,
+//!   Thai words tolerate no edit, only the folds of their sound key ([`forgiving::thai`]). Meilisearch needs `minWordSizeForTypos.oneTypo = 4` for this,
 //!   set by [`SearchIndex::apply_settings`].
 //! - Quotes, brackets, `-`, `AND`/`OR`/`TO` and backslashes in text are plain separators or
 //!   words; filter values are literals. Nothing the user types becomes query syntax.
 //! - Facet counts and the price range cover every matching listing, not just the page.
 //! - Every order ends with the listing id, so pages are stable.
+//! - [`forgiving`] adds what shoppers mistype: a district named in the text becomes a
+//!   district filter, glossary words match their other-language equivalents, and (embedded
+//!   index) Thai typos and informal romanizations match through sound keys, ranked below
+//!   exact words. See `ARCHITECTURE.md` ("Forgiving search").
 //!
 //! # Thai
 //!
