@@ -267,8 +267,10 @@ async fn search(server: &str, listings: usize, repeats: usize) -> anyhow::Result
         queries.push(json!({"query": name, "direct_p50_ms": ms(*direct50), "direct_p99_ms": ms(*direct99), "http_p50_ms": ms(*http50), "http_p99_ms": ms(*http99)}));
     }
     markdown.push('\n');
+    let (compared_markdown, compared_json) = compared_section(&figures.compared);
+    markdown.push_str(&compared_markdown);
     markdown.push_str(&figures.pages.markdown);
-    let json = json!({"pages": figures.pages.json, "search": {
+    let json = json!({"pages": figures.pages.json, "compared": compared_json, "search": {
         "listings": figures.documents,
         "rebuild_documents_per_second": figures.rebuild_docs_per_second,
         "batch_documents_per_second": figures.batch_docs_per_second,
@@ -276,6 +278,60 @@ async fn search(server: &str, listings: usize, repeats: usize) -> anyhow::Result
     }});
     db.drop_database().await?;
     Ok(Report { markdown, json })
+}
+
+/// The table of [`otop_bench::search::ComparedFigures`]: each backend's p50, p99 and hits,
+/// and each baseline's p99 over the product's.
+fn compared_section(compared: &otop_bench::search::ComparedFigures) -> (String, serde_json::Value) {
+    let growth = compared.index_bytes as f64 / compared.literal_index_bytes.max(1) as f64;
+    let mut markdown = format!(
+        "### The embedded index beside its baselines, directly, run by run in turn\n\n\
+         The literal baseline is the same documents in an index built with \
+         `Matching::Literal`: search as it was before forgiving matching (issue 16). \
+         Index on disk: {:.1} MiB, literal {:.1} MiB ({growth:.2}×).\n\n| query |",
+        compared.index_bytes as f64 / 1_048_576.0,
+        compared.literal_index_bytes as f64 / 1_048_576.0,
+    );
+    let mut rule = String::from("|---|");
+    for (at, backend) in compared.backends.iter().enumerate() {
+        markdown.push_str(&format!(" {backend} p50 | p99 | hits |"));
+        rule.push_str("---|---|---|");
+        if at > 0 {
+            markdown.push_str(" embedded p99 / this p99 |");
+            rule.push_str("---|");
+        }
+    }
+    markdown.push_str(&format!("\n{rule}\n"));
+    let mut queries = Vec::new();
+    for query in &compared.queries {
+        markdown.push_str(&format!("| {} |", query.name));
+        let product_p99 = query.backends.first().map_or(0.0, |figures| ms(figures.1));
+        let mut backends = serde_json::Map::new();
+        for (backend, (p50, p99, hits)) in compared.backends.iter().zip(&query.backends) {
+            markdown.push_str(&format!(
+                " {:.2} ms | {:.2} ms | {hits} |",
+                ms(*p50),
+                ms(*p99)
+            ));
+            let mut figures = json!({"p50_ms": ms(*p50), "p99_ms": ms(*p99), "hits": hits});
+            if backend != &compared.backends[0] {
+                let ratio = product_p99 / ms(*p99).max(f64::MIN_POSITIVE);
+                markdown.push_str(&format!(" {ratio:.2} |"));
+                figures["embedded_p99_ratio"] = json!(ratio);
+            }
+            backends.insert(backend.clone(), figures);
+        }
+        markdown.push('\n');
+        queries.push(json!({"query": query.name, "backends": backends}));
+    }
+    markdown.push('\n');
+    let json = json!({
+        "index_bytes": compared.index_bytes,
+        "literal_index_bytes": compared.literal_index_bytes,
+        "index_growth": growth,
+        "queries": queries,
+    });
+    (markdown, json)
 }
 
 /// The storefront's three kinds of page (a product of the catalog the server holds) and the

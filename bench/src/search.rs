@@ -126,6 +126,57 @@ pub fn query_mix() -> Vec<(&'static str, SearchQuery, String)> {
     ]
 }
 
+/// One query of each kind that forgiving search (issue 16) added, as typed: a Thai typo, RTGS
+/// and informal romanizations, a district named in the text, an English word for a
+/// Thai-only one, and Thai words in another order. (name, query, URL query string.)
+pub fn forgiving_queries() -> Vec<(&'static str, SearchQuery, String)> {
+    [
+        ("thai typo: ข้าวหอมมะลี (short vowel typed long)", "ข้าวหอมมะลี"),
+        ("thai typo: ผาไหม (tone mark missing)", "ผาไหม"),
+        ("romanized RTGS: pha mai", "pha mai"),
+        ("romanized informal: mat mee", "mat mee"),
+        ("district in the text: silk tha tum", "silk tha tum"),
+        ("glossary: garlic", "garlic"),
+        ("word order: มัดหมี่ผ้าไหม", "มัดหมี่ผ้าไหม"),
+    ]
+    .into_iter()
+    .map(|(name, text)| {
+        let url = reqwest::Url::parse_with_params("http://search/", [("q", text)])
+            .ok()
+            .and_then(|url| url.query().map(str::to_string))
+            .unwrap_or_default();
+        let query = SearchQuery {
+            text: Some(text.to_string()),
+            ..SearchQuery::default()
+        };
+        (name, query, url)
+    })
+    .collect()
+}
+
+/// The suite's mix followed by [`forgiving_queries`].
+fn every_query() -> Vec<(&'static str, SearchQuery, String)> {
+    query_mix().into_iter().chain(forgiving_queries()).collect()
+}
+
+/// The query mix and [`forgiving_queries`] on the product's index beside its baselines in
+/// one run, on the same documents: the embedded index as searched before forgiving matching
+/// (`Matching::Literal`), and Meilisearch when `MEILI_URL` is set.
+pub struct ComparedFigures {
+    /// The backends, the product's embedded index first.
+    pub backends: Vec<String>,
+    /// Bytes on disk of the embedded index and of the literal one, just after a rebuild.
+    pub index_bytes: u64,
+    pub literal_index_bytes: u64,
+    pub queries: Vec<ComparedQuery>,
+}
+
+pub struct ComparedQuery {
+    pub name: String,
+    /// Per backend, in the order of [`ComparedFigures::backends`]: p50, p99, hits.
+    pub backends: Vec<(Duration, Duration, u64)>,
+}
+
 pub struct SearchFigures {
     pub documents: usize,
     pub rebuild_docs_per_second: f64,
@@ -134,6 +185,22 @@ pub struct SearchFigures {
     pub queries: Vec<(String, Duration, Duration, Duration, Duration)>,
     /// The `/search` page beside `/v1/search`, and what pages weigh.
     pub pages: crate::pages::PageFigures,
+    pub compared: ComparedFigures,
+}
+
+/// Bytes of the files under `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 pub async fn run(
@@ -149,6 +216,14 @@ pub async fn run(
     let started = Instant::now();
     index.rebuild(docs.clone(), "bench".into()).await?;
     let rebuild_rate = count as f64 / started.elapsed().as_secs_f64();
+    let index_bytes = dir_bytes(dir);
+    // The baseline: the same documents in an index that forgives nothing.
+    let literal_dir = dir.with_extension("literal");
+    let literal = otop_search::EmbeddedIndex::open(literal_dir.clone())
+        .await?
+        .with_matching(otop_search::Matching::Literal);
+    literal.rebuild(docs.clone(), "bench".into()).await?;
+    let literal_index_bytes = dir_bytes(&literal_dir);
     // Incremental: re-upsert 10% of the documents in batches of 500, as the feed does.
     let sample: Vec<ListingDocument> = docs.iter().step_by(10).cloned().collect();
     let started = Instant::now();
@@ -176,7 +251,7 @@ pub async fn run(
     let base = format!("http://{}/v1/search?", server.addr);
     let index = server.state.search.clone();
     let mut queries = Vec::new();
-    for (name, query, url) in query_mix() {
+    for (name, query, url) in every_query() {
         let mut direct = Vec::with_capacity(repeats);
         let mut through_http = Vec::with_capacity(repeats);
         for _ in 0..repeats {
@@ -204,13 +279,98 @@ pub async fn run(
             percentile(&through_http, 99.0),
         ));
     }
+    let meili = match std::env::var("MEILI_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+    {
+        Some(url) => Some(meili_with(&url, &docs).await?),
+        None => None,
+    };
+    let mut backends: Vec<(&str, &dyn SearchIndex)> = vec![
+        ("embedded", index.as_ref()),
+        ("embedded, literal (before forgiving search)", &literal),
+    ];
+    if let Some(meili) = &meili {
+        backends.push(("meilisearch", meili));
+    }
+    let compared = side_by_side(&backends, repeats).await;
+    if let Some(meili) = &meili {
+        if let Err(error) = meili.delete().await {
+            eprintln!("could not delete the bench's Meilisearch index: {error}");
+        }
+    }
+    let backend_names = backends.iter().map(|(name, _)| name.to_string()).collect();
+    drop(backends);
+    drop(literal);
+    let _ = std::fs::remove_dir_all(&literal_dir);
     let pages = crate::pages::measure(&format!("http://{}", server.addr), repeats, None).await?;
     server.shutdown().await?;
     Ok(SearchFigures {
+        compared: ComparedFigures {
+            backends: backend_names,
+            index_bytes,
+            literal_index_bytes,
+            queries: compared?,
+        },
         pages,
         documents: count,
         rebuild_docs_per_second: rebuild_rate,
         batch_docs_per_second: batch_rate,
         queries,
     })
+}
+
+/// The documents in a fresh Meilisearch index of their own on the server at `url`.
+async fn meili_with(
+    url: &str,
+    docs: &[ListingDocument],
+) -> anyhow::Result<otop_search::MeiliIndex> {
+    let uid = format!("bench_search_{}", Uuid::new_v4().simple());
+    let key = std::env::var("MEILI_MASTER_KEY").ok();
+    let meili = otop_search::MeiliIndex::connect(url, key.as_deref(), &uid).await?;
+    meili.apply_settings().await?;
+    let started = Instant::now();
+    meili.rebuild(docs.to_vec(), "bench".into()).await?;
+    eprintln!(
+        "Meilisearch indexed {} documents at {:.0}/s",
+        docs.len(),
+        docs.len() as f64 / started.elapsed().as_secs_f64()
+    );
+    Ok(meili)
+}
+
+/// Every query on each backend in turn, run by run, so that all see the same machine.
+async fn side_by_side(
+    backends: &[(&str, &dyn SearchIndex)],
+    repeats: usize,
+) -> anyhow::Result<Vec<ComparedQuery>> {
+    let mut figures = Vec::new();
+    for (name, query, _) in every_query() {
+        let mut times = vec![Vec::with_capacity(repeats); backends.len()];
+        let mut totals = vec![0; backends.len()];
+        for _ in 0..repeats {
+            for (at, (_, index)) in backends.iter().enumerate() {
+                let started = Instant::now();
+                totals[at] = index.search(&query).await?.total;
+                times[at].push(started.elapsed());
+            }
+        }
+        let backends = times
+            .into_iter()
+            .zip(totals)
+            .map(|(mut samples, total)| {
+                samples.sort();
+                (
+                    percentile(&samples, 50.0),
+                    percentile(&samples, 99.0),
+                    total,
+                )
+            })
+            .collect();
+        figures.push(ComparedQuery {
+            name: name.to_string(),
+            backends,
+        });
+    }
+    Ok(figures)
 }

@@ -18,6 +18,7 @@ use self::collector::ListingCollector;
 use self::generation::Generation;
 use crate::document::ListingDocument;
 use crate::error::SearchError;
+use crate::forgiving::Matching;
 use crate::index::{IndexBatch, SearchIndex};
 use crate::query::{SearchHit, SearchQuery, SearchResults, SortOrder};
 use crate::tokenizer::query_words;
@@ -28,6 +29,7 @@ pub struct EmbeddedIndex {
     current: RwLock<Arc<Generation>>,
     /// Serialises batches and rebuilds.
     write_gate: tokio::sync::Mutex<()>,
+    matching: Matching,
 }
 
 impl std::fmt::Debug for EmbeddedIndex {
@@ -89,7 +91,15 @@ impl EmbeddedIndex {
             root,
             current: RwLock::new(Arc::new(live)),
             write_gate: tokio::sync::Mutex::new(()),
+            matching: Matching::Forgiving,
         })
+    }
+
+    /// The same index, indexing and searching with `matching` from now on (documents
+    /// written before keep what they were written with).
+    pub fn with_matching(mut self, matching: Matching) -> EmbeddedIndex {
+        self.matching = matching;
+        self
     }
 
     /// The directory the index lives in.
@@ -114,15 +124,19 @@ fn build_generation(
     root: &Path,
     docs: Vec<ListingDocument>,
     checkpoint: String,
+    matching: Matching,
 ) -> Result<Generation, SearchError> {
     let name = generation::new_name();
     let built = Generation::create(root, &name)?;
     let filled = built
-        .apply(IndexBatch {
-            upserts: docs,
-            deletes: Vec::new(),
-            checkpoint,
-        })
+        .apply(
+            IndexBatch {
+                upserts: docs,
+                deletes: Vec::new(),
+                checkpoint,
+            },
+            matching,
+        )
         .and_then(|()| generation::write_pointer(root, &name));
     match filled {
         Ok(()) => Ok(built),
@@ -133,14 +147,31 @@ fn build_generation(
     }
 }
 
-fn run_search(live: &Generation, query: &SearchQuery) -> Result<SearchResults, SearchError> {
+fn run_search(
+    live: &Generation,
+    query: &SearchQuery,
+    matching: Matching,
+) -> Result<SearchResults, SearchError> {
     let offset = query.offset()?;
-    let query = &crate::forgiving::understand(query);
+    let understood;
+    let query = if matching.forgives() {
+        understood = crate::forgiving::understand(query);
+        &understood
+    } else {
+        query
+    };
     let words = query
         .text()
-        .map(|text| query_words(text).without(crate::forgiving::STOP_WORDS))
+        .map(|text| {
+            let words = query_words(text);
+            if matching.forgives() {
+                words.without(crate::forgiving::STOP_WORDS)
+            } else {
+                words
+            }
+        })
         .unwrap_or_default();
-    let tantivy_query = queries::search_query(&live.fields, &words, query);
+    let tantivy_query = queries::search_query(&live.fields, &words, query, matching);
     let collector = ListingCollector {
         sort: query.sort,
         keep: offset + query.per_page,
@@ -191,7 +222,8 @@ impl SearchIndex for EmbeddedIndex {
     async fn apply(&self, batch: IndexBatch) -> Result<(), SearchError> {
         let _gate = self.write_gate.lock().await;
         let live = self.current();
-        blocking(move || live.apply(batch)).await
+        let matching = self.matching;
+        blocking(move || live.apply(batch, matching)).await
     }
 
     async fn checkpoint(&self) -> Result<Option<String>, SearchError> {
@@ -202,7 +234,8 @@ impl SearchIndex for EmbeddedIndex {
     async fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
         let live = self.current();
         let query = query.clone();
-        blocking(move || run_search(&live, &query)).await
+        let matching = self.matching;
+        blocking(move || run_search(&live, &query, matching)).await
     }
 
     async fn count(&self) -> Result<u64, SearchError> {
@@ -216,7 +249,8 @@ impl SearchIndex for EmbeddedIndex {
     ) -> Result<(), SearchError> {
         let _gate = self.write_gate.lock().await;
         let root = self.root.clone();
-        let built = blocking(move || build_generation(&root, docs, checkpoint)).await?;
+        let matching = self.matching;
+        let built = blocking(move || build_generation(&root, docs, checkpoint, matching)).await?;
         let replaced = std::mem::replace(
             &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
             Arc::new(built),

@@ -79,6 +79,7 @@ use std::path::PathBuf;
 pub use document::ListingDocument;
 pub use embedded::EmbeddedIndex;
 pub use error::SearchError;
+pub use forgiving::Matching;
 pub use index::{IndexBatch, SearchIndex};
 pub use meili::MeiliIndex;
 pub use query::{

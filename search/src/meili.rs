@@ -183,6 +183,16 @@ impl MeiliIndex {
         })
     }
 
+    /// Deletes the listing index and its checkpoint index from the server (for indexes a
+    /// test or a benchmark made for itself).
+    pub async fn delete(&self) -> Result<(), SearchError> {
+        for uid in [self.uid.clone(), format!("{}_meta", self.uid)] {
+            let task = self.client.delete_index(&uid).await?;
+            self.wait(task).await?;
+        }
+        Ok(())
+    }
+
     /// The uid of the listing index.
     pub fn uid(&self) -> &str {
         &self.uid

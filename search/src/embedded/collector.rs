@@ -48,6 +48,8 @@ pub(crate) struct ListingCollector {
 /// A string fast field of one segment, with its terms resolved and a count per term.
 struct StrFacet {
     column: Option<StrColumn>,
+    /// At most one value per document.
+    single_valued: bool,
     terms: Vec<String>,
     counts: Vec<u64>,
 }
@@ -65,22 +67,40 @@ impl StrFacet {
             }
         }
         let counts = vec![0; terms.len()];
+        let single_valued = column.as_ref().is_some_and(|column| {
+            column.ords().get_cardinality() != tantivy::columnar::Cardinality::Multivalued
+        });
         Ok(StrFacet {
             column,
+            single_valued,
             terms,
             counts,
         })
     }
 
     fn count(&mut self, doc: DocId) {
-        if let Some(column) = &self.column {
-            for ord in column.term_ords(doc) {
-                if let Some(count) = usize::try_from(ord)
-                    .ok()
-                    .and_then(|ord| self.counts.get_mut(ord))
-                {
-                    *count += 1;
-                }
+        let Some(column) = &self.column else {
+            return;
+        };
+        // A listing has one district, category and sub-type: read the one ordinal rather
+        // than iterate over a multi-valued column's range.
+        if self.single_valued {
+            if let Some(count) = column
+                .ords()
+                .first(doc)
+                .and_then(|ord| usize::try_from(ord).ok())
+                .and_then(|ord| self.counts.get_mut(ord))
+            {
+                *count += 1;
+            }
+            return;
+        }
+        for ord in column.term_ords(doc) {
+            if let Some(count) = usize::try_from(ord)
+                .ok()
+                .and_then(|ord| self.counts.get_mut(ord))
+            {
+                *count += 1;
             }
         }
     }
@@ -109,12 +129,17 @@ pub(crate) struct ListingSegmentCollector {
     districts: StrFacet,
     categories: StrFacet,
     subtypes: StrFacet,
-    star_counts: BTreeMap<u64, u64>,
+    /// Counts of stars 0 to 7 (a listing has 1 to 5); any other value in `other_stars`.
+    star_counts: [u64; 8],
+    other_stars: BTreeMap<u64, u64>,
     band_counts: [u64; PRICE_BANDS.len()],
     in_stock: u64,
     total: u64,
     price_range: Option<PriceRange>,
     top: Vec<Candidate>,
+    /// The last of the `keep` candidates kept at the latest trim of `top`, once there
+    /// were that many.
+    worst_kept: Option<Candidate>,
 }
 
 /// Maps a sort value so that ascending key order is the asked order.
@@ -169,17 +194,38 @@ impl SegmentCollector for ListingSegmentCollector {
         self.categories.count(doc);
         self.subtypes.count(doc);
         if let Some(stars) = self.stars.first(doc) {
-            *self.star_counts.entry(stars).or_insert(0) += 1;
+            match usize::try_from(stars)
+                .ok()
+                .and_then(|stars| self.star_counts.get_mut(stars))
+            {
+                Some(count) => *count += 1,
+                None => *self.other_stars.entry(stars).or_insert(0) += 1,
+            }
         }
-        let key = sort_key(
-            self.sort,
-            score,
-            price,
-            self.published.first(doc).unwrap_or(0),
-            self.units.first(doc).unwrap_or(0),
-        );
+        let key = match self.sort {
+            SortOrder::Relevance => sort_key(self.sort, score, 0, 0, 0),
+            SortOrder::PriceAsc | SortOrder::PriceDesc => sort_key(self.sort, 0.0, price, 0, 0),
+            SortOrder::Newest => {
+                sort_key(self.sort, 0.0, 0, self.published.first(doc).unwrap_or(0), 0)
+            }
+            SortOrder::BestSelling => {
+                sort_key(self.sort, 0.0, 0, 0, self.units.first(doc).unwrap_or(0))
+            }
+        };
+        // Once the page is full, a document after its last candidate can never make it:
+        // skip it without reading its id.
+        if let Some(worst) = self.worst_kept {
+            if key > worst.key {
+                return;
+            }
+        }
         let id = (u128::from(self.id_hi.first(doc).unwrap_or(0)) << 64)
             | u128::from(self.id_lo.first(doc).unwrap_or(0));
+        if let Some(worst) = self.worst_kept {
+            if (key, id) > (worst.key, worst.id) {
+                return;
+            }
+        }
         self.top.push(Candidate {
             key,
             id,
@@ -187,6 +233,7 @@ impl SegmentCollector for ListingSegmentCollector {
         });
         if self.top.len() >= 2 * self.keep.max(64) {
             keep_first(&mut self.top, self.keep);
+            self.worst_kept = self.top.get(self.keep.wrapping_sub(1)).copied();
         }
     }
 
@@ -199,9 +246,10 @@ impl SegmentCollector for ListingSegmentCollector {
                 district_code: self.districts.harvest(),
                 category_code: self.categories.harvest(),
                 subtype_code: self.subtypes.harvest(),
-                otop_stars: self
-                    .star_counts
-                    .into_iter()
+                otop_stars: (0u64..)
+                    .zip(self.star_counts)
+                    .filter(|(_, count)| *count > 0)
+                    .chain(self.other_stars)
                     .map(|(stars, count)| (stars.to_string(), count))
                     .collect(),
                 price_band: PRICE_BANDS
@@ -266,12 +314,14 @@ impl Collector for ListingCollector {
             districts: StrFacet::open(reader, names::DISTRICT_CODE)?,
             categories: StrFacet::open(reader, names::CATEGORY_CODE)?,
             subtypes: StrFacet::open(reader, names::SUBTYPE_CODE)?,
-            star_counts: BTreeMap::new(),
+            star_counts: [0; 8],
+            other_stars: BTreeMap::new(),
             band_counts: [0; PRICE_BANDS.len()],
             in_stock: 0,
             total: 0,
             price_range: None,
             top: Vec::new(),
+            worst_kept: None,
         })
     }
 

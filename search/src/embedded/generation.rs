@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::schema::{self, Fields};
 use crate::error::SearchError;
+use crate::forgiving::Matching;
 use crate::index::IndexBatch;
 use crate::tokenizer::{OtopTokenizer, TOKENIZER_NAME};
 
@@ -118,13 +119,13 @@ impl Generation {
     /// Applies a batch and commits it with its checkpoint as the commit payload, so both
     /// become durable in the same atomic `meta.json` write. On failure nothing of the
     /// batch stays.
-    pub fn apply(&self, batch: IndexBatch) -> Result<(), SearchError> {
+    pub fn apply(&self, batch: IndexBatch, matching: Matching) -> Result<(), SearchError> {
         let mut guard = self.writer()?;
         let writer = guard
             .as_mut()
             .ok_or_else(|| SearchError::Background("the index is being replaced".into()))?;
         let checkpoint = batch.checkpoint.clone();
-        if let Err(error) = write_and_commit(writer, &self.fields, batch) {
+        if let Err(error) = write_and_commit(writer, &self.fields, batch, matching) {
             writer.rollback()?;
             return Err(error);
         }
@@ -146,9 +147,10 @@ fn write_and_commit(
     writer: &mut IndexWriter<TantivyDocument>,
     fields: &Fields,
     batch: IndexBatch,
+    matching: Matching,
 ) -> Result<(), SearchError> {
     for listing in &batch.upserts {
-        let document = schema::to_document(fields, listing)?;
+        let document = schema::to_document(fields, listing, matching)?;
         writer.delete_term(fields.id_term(listing.id));
         writer.add_document(document)?;
     }

@@ -12,7 +12,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
 use super::schema::Fields;
-use crate::forgiving::{glossary, latin, thai};
+use crate::forgiving::{glossary, latin, thai, Matching};
 use crate::query::SearchQuery;
 use crate::tokenizer::{typo_budget, QueryWords};
 
@@ -231,14 +231,22 @@ fn all_words(
 /// adds [`WORDS_BUCKET`] × k, so documents matching more of the query rank first. The full
 /// level also accepts the last 2-3 words joined as one prefix when they were typed
 /// without a separator (a split, partly typed Thai word). `None` for a query without words.
-pub(crate) fn text_query(fields: &Fields, words: &QueryWords) -> Option<Box<dyn Query>> {
+pub(crate) fn text_query(
+    fields: &Fields,
+    words: &QueryWords,
+    matching: Matching,
+) -> Option<Box<dyn Query>> {
     let count = words.words.len();
     let prefix = words.last_is_prefix;
     let ngrams = words.prefix_ngrams();
     if count == 0 {
         return None;
     }
-    let forgiving = alternatives(fields, words);
+    let forgiving = if matching.forgives() {
+        alternatives(fields, words)
+    } else {
+        Vec::new()
+    };
     if count == 1 {
         return Some(covered_word(fields, words, &forgiving, 0, prefix));
     }
@@ -346,8 +354,9 @@ pub(crate) fn search_query(
     fields: &Fields,
     words: &QueryWords,
     query: &SearchQuery,
+    matching: Matching,
 ) -> Box<dyn Query> {
-    let text = text_query(fields, words).unwrap_or_else(|| boxed(AllQuery));
+    let text = text_query(fields, words, matching).unwrap_or_else(|| boxed(AllQuery));
     let filters = filter_queries(fields, query);
     if filters.is_empty() {
         return text;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::document::ListingDocument;
 use crate::error::SearchError;
+use crate::forgiving::Matching;
 use crate::tokenizer::TOKENIZER_NAME;
 
 /// Handles of every field of the schema.
@@ -127,6 +128,7 @@ pub(crate) fn build() -> (Schema, Fields) {
 pub(crate) fn to_document(
     fields: &Fields,
     listing: &ListingDocument,
+    matching: Matching,
 ) -> Result<TantivyDocument, SearchError> {
     let source =
         serde_json::to_string(listing).map_err(|error| SearchError::Corrupt(error.to_string()))?;
@@ -162,9 +164,11 @@ pub(crate) fn to_document(
     ] {
         doc.add_text(fields.names, name);
     }
-    let derived = crate::forgiving::derived(listing);
-    doc.add_text(fields.romanized, &derived.romanized);
-    doc.add_text(fields.sounds, &derived.sounds);
+    if matching.forgives() {
+        let derived = crate::forgiving::derived(listing);
+        doc.add_text(fields.romanized, &derived.romanized);
+        doc.add_text(fields.sounds, &derived.sounds);
+    }
     doc.add_text(fields.district_code, &listing.district_code);
     doc.add_text(fields.category_code, &listing.category_code);
     doc.add_text(fields.subtype_code, &listing.subtype_code);

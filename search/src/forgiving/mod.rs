@@ -23,6 +23,29 @@ use crate::document::ListingDocument;
 use crate::query::SearchQuery;
 use crate::tokenizer::words;
 
+/// How much a search forgives.
+///
+/// [`Matching::Forgiving`] is the product. [`Matching::Literal`] is search as it was before
+/// forgiving matching: no derived fields in the documents, no sound-key, romanized or
+/// glossary alternatives, no district read from the text and no stop words dropped. It is
+/// kept so that `otop-bench search` can measure what forgiving costs against a baseline
+/// built in the same run, on the same documents; nothing else uses it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Matching {
+    /// Typos, romanizations, districts, glossary and stop words (the product).
+    #[default]
+    Forgiving,
+    /// The query's words as typed, and nothing else (the benchmark's baseline).
+    Literal,
+}
+
+impl Matching {
+    /// True when queries and documents get the forgiving alternatives.
+    pub fn forgives(self) -> bool {
+        self == Matching::Forgiving
+    }
+}
+
 /// Words that say nothing about what is searched for; a query drops them unless nothing
 /// else is left ("silk from Tha Tum"). Meilisearch gets them as its `stopWords` setting.
 pub const STOP_WORDS: &[&str] = &[
