@@ -4,6 +4,7 @@
 mod collector;
 mod generation;
 mod highlight;
+mod match_once;
 mod queries;
 mod schema;
 

@@ -11,6 +11,7 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
+use super::match_once::MatchOnce;
 use super::schema::Fields;
 use crate::forgiving::{glossary, latin, thai, Matching};
 use crate::query::SearchQuery;
@@ -205,23 +206,11 @@ fn covered_word(
     boxed(BooleanQuery::new(clauses))
 }
 
-/// All of the first `k` words (each in any field, or forgiven); the last is a prefix when
-/// `last_prefix`.
-fn all_words(
-    fields: &Fields,
-    words: &QueryWords,
-    alternatives: &[Alternative],
-    k: usize,
-    last_prefix: bool,
-) -> Box<dyn Query> {
-    let last = k.saturating_sub(1);
-    let clauses: Vec<(Occur, Box<dyn Query>)> = (0..k)
-        .map(|i| {
-            (
-                Occur::Must,
-                covered_word(fields, words, alternatives, i, last_prefix && i == last),
-            )
-        })
+/// All of the first `k` words, each as found once for the search (`each_word`).
+fn all_words(each_word: &[MatchOnce], k: usize) -> Box<dyn Query> {
+    let clauses: Vec<(Occur, Box<dyn Query>)> = each_word[..k.min(each_word.len())]
+        .iter()
+        .map(|word| (Occur::Must, boxed(word.clone())))
         .collect();
     boxed(BooleanQuery::new(clauses))
 }
@@ -250,19 +239,30 @@ pub(crate) fn text_query(
     if count == 1 {
         return Some(covered_word(fields, words, &forgiving, 0, prefix));
     }
+    // Word i in any field or forgiven (the last as a prefix when typed so), found once per
+    // segment: the levels name it n - i times, and only whether a document matches counts
+    // there.
+    let each_word: Vec<MatchOnce> = (0..count)
+        .map(|i| {
+            MatchOnce::new(covered_word(
+                fields,
+                words,
+                &forgiving,
+                i,
+                prefix && i + 1 == count,
+            ))
+        })
+        .collect();
     let mut levels: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for k in 1..=count {
-        let mut level = all_words(fields, words, &forgiving, k, prefix && k == count);
+        let mut level = all_words(&each_word, k);
         if k == count && !ngrams.is_empty() {
             let mut alternatives = vec![(Occur::Should, level)];
             for (size, joined) in &ngrams {
                 let head = count - size;
                 let mut clauses = vec![(Occur::Must, word_query(fields, joined, true))];
                 if head > 0 {
-                    clauses.push((
-                        Occur::Must,
-                        all_words(fields, words, &forgiving, head, false),
-                    ));
+                    clauses.push((Occur::Must, all_words(&each_word, head)));
                 }
                 alternatives.push((Occur::Should, boxed(BooleanQuery::new(clauses))));
             }
