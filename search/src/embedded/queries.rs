@@ -102,6 +102,9 @@ struct Alternative {
     start: usize,
     end: usize,
     query: Box<dyn Query>,
+    /// Whether its score ranks (a glossary equivalent, weighted by field), rather than only
+    /// letting a document match (a sound key, scored a constant).
+    ranks: bool,
 }
 
 /// Matches `key` in the derived field `field` as a whole token (or a prefix), forgiving one
@@ -151,6 +154,7 @@ fn alternatives(fields: &Fields, words: &QueryWords) -> Vec<Alternative> {
                         start,
                         end,
                         query: key_query(fields.sounds, &key, ends_query, false),
+                        ranks: false,
                     });
                 }
             } else if latin_span {
@@ -160,6 +164,7 @@ fn alternatives(fields: &Fields, words: &QueryWords) -> Vec<Alternative> {
                         start,
                         end,
                         query: key_query(fields.romanized, &key, ends_query, true),
+                        ranks: false,
                     });
                 }
             }
@@ -175,6 +180,7 @@ fn alternatives(fields: &Fields, words: &QueryWords) -> Vec<Alternative> {
                         boxed(BooleanQuery::new(clauses)),
                         GLOSSARY_WEIGHT,
                     )),
+                    ranks: true,
                 });
             }
         }
@@ -242,16 +248,32 @@ pub(crate) fn text_query(
     // Word i in any field or forgiven (the last as a prefix when typed so), found once per
     // segment: the levels name it n - i times, and only whether a document matches counts
     // there.
+    // An alternative spanning several words stands in each of their matches: found once too.
+    let matching_alternatives: Vec<Alternative> = forgiving
+        .iter()
+        .map(|alternative| Alternative {
+            start: alternative.start,
+            end: alternative.end,
+            query: boxed(MatchOnce::new(alternative.query.box_clone())),
+            ranks: alternative.ranks,
+        })
+        .collect();
     let each_word: Vec<MatchOnce> = (0..count)
         .map(|i| {
             MatchOnce::new(covered_word(
                 fields,
                 words,
-                &forgiving,
+                &matching_alternatives,
                 i,
                 prefix && i + 1 == count,
             ))
         })
+        .collect();
+    // The relevance within a level needs only what ranks: a sound key scores a constant
+    // there, which the exact words' scores already order below them.
+    let ranking_alternatives: Vec<Alternative> = forgiving
+        .into_iter()
+        .filter(|alternative| alternative.ranks)
         .collect();
     let mut levels: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for k in 1..=count {
@@ -281,7 +303,13 @@ pub(crate) fn text_query(
         .map(|(i, _)| {
             (
                 Occur::Should,
-                covered_word(fields, words, &forgiving, i, prefix && i + 1 == count),
+                covered_word(
+                    fields,
+                    words,
+                    &ranking_alternatives,
+                    i,
+                    prefix && i + 1 == count,
+                ),
             )
         })
         .collect();
