@@ -22,7 +22,6 @@ use crate::error::SearchError;
 use crate::forgiving::Matching;
 use crate::index::{IndexBatch, SearchIndex};
 use crate::query::{SearchHit, SearchQuery, SearchResults, SortOrder};
-use crate::tokenizer::query_words;
 
 /// A tantivy index in a directory; see the crate documentation for the layout.
 pub struct EmbeddedIndex {
@@ -154,23 +153,10 @@ fn run_search(
     matching: Matching,
 ) -> Result<SearchResults, SearchError> {
     let offset = query.offset()?;
-    let understood;
-    let query = if matching.forgives() {
-        understood = crate::forgiving::understand(query);
-        &understood
-    } else {
-        query
-    };
+    let query = &*matching.understand(query);
     let words = query
         .text()
-        .map(|text| {
-            let words = query_words(text);
-            if matching.forgives() {
-                words.without(crate::forgiving::STOP_WORDS)
-            } else {
-                words
-            }
-        })
+        .map(|text| matching.words(text))
         .unwrap_or_default();
     let tantivy_query = queries::search_query(&live.fields, &words, query, matching);
     let collector = ListingCollector {

@@ -185,12 +185,17 @@ impl MeiliIndex {
 
     /// Deletes the listing index and its checkpoint index from the server (for indexes a
     /// test or a benchmark made for itself).
+    /// Both are tried; the first failure is returned.
     pub async fn delete(&self) -> Result<(), SearchError> {
-        for uid in [self.uid.clone(), format!("{}_meta", self.uid)] {
-            let task = self.client.delete_index(&uid).await?;
-            self.wait(task).await?;
+        let mut outcome = Ok(());
+        for index in [self.index(), self.meta_index()] {
+            let deleted = match self.client.delete_index(&index.uid).await {
+                Ok(task) => self.wait(task).await,
+                Err(error) => Err(error.into()),
+            };
+            outcome = outcome.and(deleted);
         }
-        Ok(())
+        outcome
     }
 
     /// The uid of the listing index.

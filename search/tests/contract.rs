@@ -134,12 +134,9 @@ impl Target {
 
     async fn cleanup(&self) {
         if let Target::Meili { url, key, uid } = self {
-            if let Ok(client) = meilisearch_sdk::client::Client::new(url, key.as_deref()) {
-                for uid in [uid.clone(), format!("{uid}_meta")] {
-                    if let Ok(task) = client.delete_index(&uid).await {
-                        let _ = client.wait_for_task(task, None, None).await;
-                    }
-                }
+            // Best effort: a check may have failed before it made either index.
+            if let Ok(index) = MeiliIndex::connect(url, key.as_deref(), uid).await {
+                let _ = index.delete().await;
             }
         }
     }

@@ -233,7 +233,11 @@ impl SegmentCollector for ListingSegmentCollector {
         });
         if self.top.len() >= 2 * self.keep.max(64) {
             keep_first(&mut self.top, self.keep);
-            self.worst_kept = self.top.get(self.keep.wrapping_sub(1)).copied();
+            self.worst_kept = self
+                .keep
+                .checked_sub(1)
+                .and_then(|last| self.top.get(last))
+                .copied();
         }
     }
 

@@ -19,9 +19,11 @@ pub mod latin;
 pub mod romanize;
 pub mod thai;
 
+use std::borrow::Cow;
+
 use crate::document::ListingDocument;
 use crate::query::SearchQuery;
-use crate::tokenizer::words;
+use crate::tokenizer::{query_words, words, QueryWords};
 
 /// How much a search forgives.
 ///
@@ -43,6 +45,23 @@ impl Matching {
     /// True when queries and documents get the forgiving alternatives.
     pub fn forgives(self) -> bool {
         self == Matching::Forgiving
+    }
+
+    /// The query as the index runs it: [`understand`] when forgiving, else as asked.
+    pub fn understand(self, query: &SearchQuery) -> Cow<'_, SearchQuery> {
+        match self {
+            Matching::Forgiving => Cow::Owned(understand(query)),
+            Matching::Literal => Cow::Borrowed(query),
+        }
+    }
+
+    /// The words of `text` the index matches: without [`STOP_WORDS`] when forgiving.
+    pub fn words(self, text: &str) -> QueryWords {
+        let words = query_words(text);
+        match self {
+            Matching::Forgiving => words.without(STOP_WORDS),
+            Matching::Literal => words,
+        }
     }
 }
 
