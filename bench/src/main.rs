@@ -80,6 +80,18 @@ enum Command {
         #[arg(long, env = "OTOP_BIN")]
         otop: Option<std::path::PathBuf>,
     },
+    /// The write path alone (the suite's commands and freshness sections): single-row commits
+    /// and the bare append, then price changes, checkouts and the flash sale through HTTP.
+    WritePath {
+        /// Listings in the catalog beside the shop the commands run on.
+        #[arg(long, default_value_t = 1_200)]
+        listings: usize,
+        /// Seconds of each throughput measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, env = "OTOP_BIN")]
+        otop: Option<std::path::PathBuf>,
+    },
     /// Checkouts per second through HTTP beside the bare postgres-es append rate, and on a
     /// listing with 10,000 past orders beside a fresh one.
     Checkout {
@@ -139,10 +151,7 @@ async fn main() -> anyhow::Result<()> {
                 Size::Medium => Scale::MEDIUM,
                 Size::Smoke => Scale::SMOKE,
             };
-            let otop = match otop {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("otop"),
-            };
+            let otop = otop_binary(otop)?;
             let output = suite::run(&cli.server, scale, &otop).await?;
             Report {
                 markdown: output.markdown,
@@ -155,12 +164,19 @@ async fn main() -> anyhow::Result<()> {
             repeats,
             otop,
         } => {
-            let otop = match otop {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("otop"),
-            };
+            let otop = otop_binary(otop)?;
             let (json, markdown) =
                 suite::analytics_only(&cli.server, listings, paid_orders, repeats, &otop).await?;
+            Report { markdown, json }
+        }
+        Command::WritePath {
+            listings,
+            seconds,
+            otop,
+        } => {
+            let otop = otop_binary(otop)?;
+            let (json, markdown) =
+                suite::write_path_only(&cli.server, listings, seconds, &otop).await?;
             Report { markdown, json }
         }
         Command::ReadSide { events, seconds } => read_side(&cli.server, events, seconds).await?,
@@ -191,6 +207,14 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&cli.json, serde_json::to_string_pretty(&report.json)?)?;
     eprintln!("JSON report written to {}", cli.json.display());
     Ok(())
+}
+
+/// The `otop` binary given, or the one next to this binary.
+fn otop_binary(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
+    match given {
+        Some(path) => Ok(path),
+        None => Ok(std::env::current_exe()?.with_file_name("otop")),
+    }
 }
 
 async fn checkout(server: &str, seconds: u64, busy_orders: usize) -> anyhow::Result<Report> {

@@ -348,34 +348,8 @@ async fn run_on(
     report.section("limits", limits.json.clone(), String::new());
     let commands_md = commands_markdown(&limits, &through.commands);
     report.section("commands", through.commands.json.clone(), commands_md);
-    report.section(
-        "freshness",
-        json!({
-            "read_model_ms": {"p50": through.freshness.read_model.0, "p99": through.freshness.read_model.1},
-            "search_index_ms": {"p50": through.freshness.search.0, "p99": through.freshness.search.1},
-            "commands": through.freshness.commands,
-            "orders_read_model_ms": {"p50": through.freshness.orders_read_model.0, "p99": through.freshness.orders_read_model.1},
-            "checkouts": through.freshness.checkouts,
-        }),
-        format!(
-            "## Freshness: command reply → visible\n\n\
-             {} price changes through HTTP, 8 clients at about 20 commands/s each.\n\n\
-             | visible in | p50 | p99 |\n|---|---|---|\n\
-             | read model (`listing_catalog`) | {:.1} ms | {:.1} ms |\n\
-             | search index | {:.1} ms | {:.1} ms |\n\n\
-             {} checkouts (2 vendors x 2 lines) through HTTP, 8 shoppers at about 20 checkouts/s each.\n\n\
-             | visible in | p50 | p99 |\n|---|---|---|\n\
-             | read model (`order_summaries`) | {:.1} ms | {:.1} ms |\n",
-            through.freshness.commands,
-            through.freshness.read_model.0,
-            through.freshness.read_model.1,
-            through.freshness.search.0,
-            through.freshness.search.1,
-            through.freshness.checkouts,
-            through.freshness.orders_read_model.0,
-            through.freshness.orders_read_model.1,
-        ),
-    );
+    let (freshness_json, freshness_md) = freshness_section(&through.freshness);
+    report.section("freshness", freshness_json, freshness_md);
     report.section("search", Value::Object(search_json), search_md);
     report.section(
         "pages",
@@ -953,25 +927,26 @@ struct ThroughApi {
     analytics: Section,
 }
 
-async fn through_api(
+/// The write path through HTTP: price changes and checkouts at 1 and 8 clients, the
+/// checkout with colliding carts and the flash sale, beside `limits`. Returns the shop the
+/// commands ran on, for the measures that follow.
+async fn commands_through_api(
     pool: &PgPool,
-    api: &ApiProcess,
+    client: &Arc<Client>,
     scale: Scale,
-    orders: &bulk::OrdersWritten,
     limits: &Limits,
-) -> anyhow::Result<ThroughApi> {
-    let client = Arc::new(Client::new(api.client_base()));
-    let shop = checkout::catalog(&client, CHECKOUT_VENDORS, 1_000_000).await?;
+) -> anyhow::Result<(Commands, checkout::Catalog)> {
+    let shop = checkout::catalog(client, CHECKOUT_VENDORS, 1_000_000).await?;
     let duration = Duration::from_secs(scale.seconds);
 
-    let price_1 = price_changes(pool, &client, &shop.listings, 1, duration).await?;
-    let price_8 = price_changes(pool, &client, &shop.listings, 8, duration).await?;
-    let checkout_1 = checkouts(pool, &client, &shop.listings, 1, duration).await?;
-    let checkout_8 = checkouts(pool, &client, &shop.listings, 8, duration).await?;
+    let price_1 = price_changes(pool, client, &shop.listings, 1, duration).await?;
+    let price_8 = price_changes(pool, client, &shop.listings, 8, duration).await?;
+    let checkout_1 = checkouts(pool, client, &shop.listings, 1, duration).await?;
+    let checkout_8 = checkouts(pool, client, &shop.listings, 8, duration).await?;
     // Every cart on the same four vendors: the shoppers' carts collide all the time.
     let hot = &shop.listings[..8];
-    let checkout_hot = checkouts(pool, &client, hot, 8, duration).await?;
-    let flash_shop = checkout::catalog(&client, 1, FLASH_SALE_UNITS as i64).await?;
+    let checkout_hot = checkouts(pool, client, hot, 8, duration).await?;
+    let flash_shop = checkout::catalog(client, 1, FLASH_SALE_UNITS as i64).await?;
     let flash_sale = checkout::flash_sale(
         client.clone(),
         flash_shop.listings[0].0,
@@ -1004,6 +979,18 @@ async fn through_api(
         flash_sale,
     };
 
+    Ok((commands, shop))
+}
+
+async fn through_api(
+    pool: &PgPool,
+    api: &ApiProcess,
+    scale: Scale,
+    orders: &bulk::OrdersWritten,
+    limits: &Limits,
+) -> anyhow::Result<ThroughApi> {
+    let client = Arc::new(Client::new(api.client_base()));
+    let (commands, shop) = commands_through_api(pool, &client, scale, limits).await?;
     let freshness = freshness(
         pool,
         &client,
@@ -1342,6 +1329,104 @@ async fn freshness(
         checkouts: orders.len(),
         orders_read_model: p50_p99_ms(&mut orders),
     })
+}
+
+/// The freshness section of the report: its JSON and its markdown.
+fn freshness_section(freshness: &Freshness) -> (Value, String) {
+    (
+        json!({
+            "read_model_ms": {"p50": freshness.read_model.0, "p99": freshness.read_model.1},
+            "search_index_ms": {"p50": freshness.search.0, "p99": freshness.search.1},
+            "commands": freshness.commands,
+            "orders_read_model_ms": {"p50": freshness.orders_read_model.0, "p99": freshness.orders_read_model.1},
+            "checkouts": freshness.checkouts,
+        }),
+        format!(
+            "## Freshness: command reply → visible\n\n\
+             {} price changes through HTTP, 8 clients at about 20 commands/s each.\n\n\
+             | visible in | p50 | p99 |\n|---|---|---|\n\
+             | read model (`listing_catalog`) | {:.1} ms | {:.1} ms |\n\
+             | search index | {:.1} ms | {:.1} ms |\n\n\
+             {} checkouts (2 vendors x 2 lines) through HTTP, 8 shoppers at about 20 checkouts/s each.\n\n\
+             | visible in | p50 | p99 |\n|---|---|---|\n\
+             | read model (`order_summaries`) | {:.1} ms | {:.1} ms |\n",
+            freshness.commands,
+            freshness.read_model.0,
+            freshness.read_model.1,
+            freshness.search.0,
+            freshness.search.1,
+            freshness.checkouts,
+            freshness.orders_read_model.0,
+            freshness.orders_read_model.1,
+        ),
+    )
+}
+
+/// The write path alone (what the suite's commands and freshness sections measure), on a
+/// fresh database with a catalog of `listings` listings: the machine's limits, then price
+/// changes, checkouts and the flash sale through the API process, then freshness, each
+/// throughput measured for `seconds`.
+pub async fn write_path_only(
+    server: &str,
+    listings: usize,
+    seconds: u64,
+    otop: &Path,
+) -> anyhow::Result<(Value, String)> {
+    anyhow::ensure!(
+        otop.is_file(),
+        "the API binary {} is missing",
+        otop.display()
+    );
+    let db = BenchDatabase::create(server).await?;
+    let index_dir = std::env::temp_dir().join(format!("{}-index", db.name));
+    let outcome = async {
+        let pool = &db.pool;
+        let started = Instant::now();
+        let scale = Scale {
+            listings,
+            seconds,
+            freshness_seconds: seconds,
+            ..Scale::FULL
+        };
+        progress(started, "limits: single-row commits and bare appends");
+        let limits = limits(pool, scale).await?;
+        progress(started, "writing the catalog");
+        let mut writer = BulkWriter::new(pool.clone());
+        bulk::catalog(&mut writer, listings, 2026).await?;
+        catch_up(pool).await?;
+        build_index(pool, &index_dir, None).await?;
+        progress(started, "starting the API process");
+        let api = ApiProcess::start(otop, &db.url, &index_dir, None).await?;
+        let client = Arc::new(Client::new(api.client_base()));
+        progress(started, "commands through HTTP");
+        let commands = commands_through_api(pool, &client, scale, &limits).await;
+        let measured = match commands {
+            Ok((commands, shop)) => {
+                progress(started, "freshness");
+                freshness(pool, &client, &shop.listings, Duration::from_secs(seconds))
+                    .await
+                    .map(|freshness| (commands, freshness))
+            }
+            Err(error) => Err(error),
+        };
+        api.stop().await;
+        let (commands, freshness) = measured?;
+        let (freshness_json, freshness_md) = freshness_section(&freshness);
+        let markdown = format!("{}\n{freshness_md}", commands_markdown(&limits, &commands));
+        progress(started, "done");
+        Ok::<_, anyhow::Error>((
+            json!({"limits": limits.json, "commands": commands.json, "freshness": freshness_json}),
+            markdown,
+        ))
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&index_dir);
+    if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
+        eprintln!("BENCH_KEEP_DATABASE is set: kept the database {}", db.name);
+        return outcome;
+    }
+    db.drop_database().await?;
+    outcome
 }
 
 /// The analytics section alone, on a log of `paid_orders` paid orders over `listings`
