@@ -46,7 +46,10 @@ pub async fn execute<A>(
     metadata: &std::collections::HashMap<String, String>,
 ) -> Result<CommandReply, AppError>
 where
-    A: cqrs_es::Aggregate<Services = (), Error = otop_domain::DomainError> + StatusName,
+    A: cqrs_es::Aggregate<Services = (), Error = otop_domain::DomainError>
+        + StatusName
+        + Clone
+        + 'static,
     A::Command: Clone,
 {
     let outcome = store.execute(&id.to_string(), command, metadata).await?;

@@ -13,11 +13,16 @@
 //! - **One statement appends to any number of streams** (a multi-stream append, as in
 //!   KurrentDB 25.1 and Marten): every stream's events, each under the sequence its decision
 //!   was made on, and the snapshots that fell due, as data-modifying CTEs of a single
-//!   `INSERT`. PostgreSQL runs a statement atomically, so it commits whole or not at all, and
-//!   the `events` statement trigger sends one `NOTIFY` for it.
+//!   `INSERT`. PostgreSQL runs a statement atomically, so it commits whole or not at all.
+//!   Once it has committed, the log's readers are woken ([`LogSignal`]: at once in this
+//!   process, by one `NOTIFY` sent after the commit in the others), never by a `NOTIFY`
+//!   inside the commit, which would queue every commit of the database on one lock.
 //! - **Conflicts retry the whole decision** from fresh state ([`EventStore::transact`]),
 //!   bounded, with jittered exponential backoff (the `backon` crate's schedule). A conflict is
 //!   the primary key `(aggregate_type, aggregate_id, sequence)` taken by another writer.
+//! - **A busy stream is read from where this process left it** ([`StreamCache`]): the load
+//!   asks the log only for the events after the state this process holds, which is usually
+//!   none, instead of a snapshot and up to [`DEFAULT_SNAPSHOT_EVERY`] events.
 //! - **Writers in one process queue instead of colliding**: a decision holds an in-process
 //!   lock on each stream it reads for writing (striped, taken in one order), so the hundreds
 //!   of shoppers of a flash sale on one listing take turns instead of retrying against each
@@ -41,7 +46,9 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::log_signal::LogSignal;
 use crate::snapshot_mac;
+use crate::stream_cache::{CachedStream, StreamCache};
 
 /// How many times a decision is tried before a conflict is reported to the caller.
 pub const MAX_CONFLICT_ATTEMPTS: usize = 8;
@@ -212,6 +219,8 @@ struct RawEvent {
 #[derive(Default)]
 struct RawStream {
     snapshot: Option<RawSnapshot>,
+    /// The state this process held, which `events` follow (then `snapshot` is `None`).
+    cached: Option<Arc<CachedStream>>,
     events: Vec<RawEvent>,
     last_position: i64,
 }
@@ -227,7 +236,7 @@ impl LoadedStreams<'_> {
     /// when it was not among the keys loaded).
     pub async fn take<A>(&mut self, aggregate_id: &str) -> Result<Stream<A>, AppendError>
     where
-        A: Aggregate<Services = ()>,
+        A: Aggregate<Services = ()> + Clone + 'static,
     {
         let key = StreamKey::of::<A>(aggregate_id);
         let raw = self.raw.remove(&key).unwrap_or_default();
@@ -271,6 +280,9 @@ struct PendingSnapshot {
 pub struct AppendBatch {
     events: Vec<PendingEvent>,
     snapshots: Vec<PendingSnapshot>,
+    /// Each stream's state once the batch is in, for the cache (its position is filled in
+    /// from the append's outcome).
+    states: Vec<(StreamKey, CachedStream)>,
 }
 
 impl AppendBatch {
@@ -292,7 +304,7 @@ impl AppendBatch {
         snapshot_every: usize,
     ) -> Result<(), AppendError>
     where
-        A: Aggregate<Services = ()>,
+        A: Aggregate<Services = ()> + Clone + 'static,
     {
         if stream.added == stream.new_events.len() {
             return Ok(());
@@ -318,6 +330,21 @@ impl AppendBatch {
         let new_last_sequence = last_sequence + stream.new_events.len();
         let snapshot_due = snapshot_every > 0
             && new_last_sequence / snapshot_every > last_sequence / snapshot_every;
+        let snapshot_count = match (snapshot_due, stream.snapshot_count) {
+            (false, count) => count,
+            (true, count) => Some(count.map_or(1, |count| count + 1)),
+        };
+        let key = StreamKey::of::<A>(stream.id.clone());
+        self.states.retain(|(held, _)| *held != key);
+        self.states.push((
+            key,
+            CachedStream {
+                state: Box::new(stream.aggregate.clone()),
+                last_sequence: new_last_sequence,
+                snapshot_count,
+                last_position: 0,
+            },
+        ));
         if snapshot_due {
             // One snapshot row per stream and statement: the state after all its events.
             self.snapshots
@@ -331,7 +358,7 @@ impl AppendBatch {
                 aggregate_type: A::TYPE,
                 aggregate_id: stream.id.clone(),
                 last_sequence: new_last_sequence as i64,
-                current_snapshot: stream.snapshot_count.map_or(1, |count| count + 1) as i64,
+                current_snapshot: snapshot_count.unwrap_or(1) as i64,
                 payload,
                 state_mac,
             });
@@ -383,6 +410,11 @@ pub struct EventStore {
     local_locks: bool,
     conflicts: AtomicU64,
     decided_gate: Option<Arc<tokio::sync::Barrier>>,
+    /// `None`: every load reads the snapshot and the events after it.
+    cache: Option<Arc<StreamCache>>,
+    /// Events read from the log by loads (for tests of what the cache saves).
+    events_read: AtomicU64,
+    appended: Arc<LogSignal>,
 }
 
 impl EventStore {
@@ -390,8 +422,11 @@ impl EventStore {
         Self::with_snapshot_every(pool, DEFAULT_SNAPSHOT_EVERY)
     }
 
-    /// `snapshot_every == 0` turns snapshots off (every load replays the whole stream).
+    /// `snapshot_every == 0` turns snapshots and the cache off (every load replays the
+    /// whole stream).
     pub fn with_snapshot_every(pool: PgPool, snapshot_every: usize) -> Self {
+        let cache = (snapshot_every > 0).then(|| StreamCache::of_database(&pool));
+        let appended = LogSignal::of_database(&pool);
         EventStore {
             repo: PostgresEventRepository::new(pool.clone()),
             pool,
@@ -399,7 +434,27 @@ impl EventStore {
             local_locks: true,
             conflicts: AtomicU64::new(0),
             decided_gate: None,
+            cache,
+            events_read: AtomicU64::new(0),
+            appended,
         }
+    }
+
+    /// Without the stream cache: every load reads the snapshot and the events after it.
+    pub fn without_cache(mut self) -> Self {
+        self.cache = None;
+        self
+    }
+
+    /// With a stream cache shared with no other store, as a store of another process has.
+    pub fn with_private_cache(mut self) -> Self {
+        self.cache = Some(StreamCache::private());
+        self
+    }
+
+    /// How many events loads have read from the log so far.
+    pub fn events_read(&self) -> u64 {
+        self.events_read.load(Ordering::Relaxed)
     }
 
     /// Without the in-process stream locks: every concurrent writer races in the database,
@@ -432,26 +487,57 @@ impl EventStore {
         self.conflicts.load(Ordering::Relaxed)
     }
 
-    /// Loads every stream of `keys` in one query: snapshot, later events, last position.
+    /// Loads every stream of `keys` in one query: snapshot (or the state this process
+    /// holds), later events, last position.
     pub async fn load(&self, keys: &[StreamKey]) -> Result<LoadedStreams<'_>, AppendError> {
         self.load_following(keys, None).await
     }
 
     /// Like [`EventStore::load`], and in the same query the streams that `follow` names in
     /// the first event of those streams (a listing's vendor, named by its `ListingCreated`).
+    /// Those are always read from their snapshot.
     pub async fn load_following(
         &self,
         keys: &[StreamKey],
         follow: Option<&Follow>,
     ) -> Result<LoadedStreams<'_>, AppendError> {
+        self.load_streams(keys, follow, self.cache.as_deref()).await
+    }
+
+    /// [`EventStore::load`] from the snapshot, whatever this process holds.
+    async fn load_from_snapshots(
+        &self,
+        keys: &[StreamKey],
+    ) -> Result<LoadedStreams<'_>, AppendError> {
+        self.load_streams(keys, None, None).await
+    }
+
+    async fn load_streams(
+        &self,
+        keys: &[StreamKey],
+        follow: Option<&Follow>,
+        cache: Option<&StreamCache>,
+    ) -> Result<LoadedStreams<'_>, AppendError> {
         let types: Vec<&str> = keys.iter().map(|k| k.aggregate_type).collect();
         let ids: Vec<&str> = keys.iter().map(|k| k.aggregate_id.as_str()).collect();
-        // One call of `load_streams` (migrations/20261201000001_load_streams.sql): its plan
-        // is made once per connection; planning the query afresh each time cost more than
-        // running it.
-        let rows = sqlx::query("SELECT * FROM load_streams($1, $2, $3, $4, $5, $6)")
+        let held: Vec<Option<Arc<CachedStream>>> = keys
+            .iter()
+            .map(|key| cache.and_then(|cache| cache.get(key)))
+            .collect();
+        if let ([key], [Some(held)], None) = (keys, held.as_slice(), follow) {
+            return self.load_after_held(key, held.clone()).await;
+        }
+        let after: Vec<Option<i64>> = held
+            .iter()
+            .map(|held| held.as_ref().map(|held| held.last_sequence as i64))
+            .collect();
+        // One call of `load_streams` (migrations/20261205000001_load_streams_after_cached.sql):
+        // its plan is made once per connection; planning the query afresh each time cost
+        // more than running it.
+        let rows = sqlx::query("SELECT * FROM load_streams($1, $2, $3, $4, $5, $6, $7)")
             .bind(&types)
             .bind(&ids)
+            .bind(&after)
             .bind(follow.map(|f| f.event_type))
             .bind(follow.map(|f| f.field))
             .bind(follow.map(|f| f.aggregate_type))
@@ -459,8 +545,8 @@ impl EventStore {
             .fetch_all(&self.pool)
             .await?;
         let mut raw: HashMap<StreamKey, RawStream> = HashMap::with_capacity(keys.len());
-        for key in keys {
-            raw.entry(key.clone()).or_default();
+        for (key, held) in keys.iter().zip(held) {
+            raw.entry(key.clone()).or_default().cached = held;
         }
         let known_type = |name: &str| -> Option<&'static str> {
             keys.iter()
@@ -495,6 +581,7 @@ impl EventStore {
                     });
                 }
             } else {
+                self.events_read.fetch_add(1, Ordering::Relaxed);
                 stream.events.push(RawEvent {
                     sequence: sequence.unwrap_or(0) as usize,
                     payload: row.try_get("payload")?,
@@ -504,19 +591,64 @@ impl EventStore {
         Ok(LoadedStreams { store: self, raw })
     }
 
+    /// One stream this process holds: only the events after its state, by the events' key
+    /// (the command on one aggregate, the common case, needs nothing else).
+    async fn load_after_held(
+        &self,
+        key: &StreamKey,
+        held: Arc<CachedStream>,
+    ) -> Result<LoadedStreams<'_>, AppendError> {
+        let rows = sqlx::query(
+            "SELECT sequence, payload, position FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
+              ORDER BY sequence",
+        )
+        .bind(key.aggregate_type)
+        .bind(&key.aggregate_id)
+        .bind(held.last_sequence as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut stream = RawStream {
+            last_position: held.last_position,
+            cached: Some(held),
+            ..RawStream::default()
+        };
+        for row in rows {
+            self.events_read.fetch_add(1, Ordering::Relaxed);
+            let position: i64 = row.try_get("position")?;
+            stream.last_position = stream.last_position.max(position);
+            stream.events.push(RawEvent {
+                sequence: row.try_get::<i64, _>("sequence")? as usize,
+                payload: row.try_get("payload")?,
+            });
+        }
+        Ok(LoadedStreams {
+            store: self,
+            raw: HashMap::from([(key.clone(), stream)]),
+        })
+    }
+
     /// Turns what the load query returned into a typed stream. A snapshot that no longer
     /// reads (written by an older shape of the aggregate), or that the log no longer vouches
     /// for ([`snapshot_mac::distrust`]), is ignored and the stream replayed: the log is the
     /// truth, and the next commit writes a fresh snapshot.
     async fn decode<A>(&self, aggregate_id: &str, raw: RawStream) -> Result<Stream<A>, AppendError>
     where
-        A: Aggregate<Services = ()>,
+        A: Aggregate<Services = ()> + Clone + 'static,
     {
         let mut aggregate = A::default();
         let mut last_sequence = 0;
         let mut snapshot_count = None;
         let mut events = raw.events;
-        if let Some(snapshot) = raw.snapshot {
+        let held = raw
+            .cached
+            .as_ref()
+            .and_then(|held| Some((held.state.downcast_ref::<A>()?, held)));
+        if let Some((state, held)) = held {
+            aggregate = state.clone();
+            last_sequence = held.last_sequence;
+            snapshot_count = held.snapshot_count;
+        } else if let Some(snapshot) = raw.snapshot {
             let evidence = snapshot_mac::SnapshotEvidence {
                 aggregate_type: A::TYPE,
                 aggregate_id,
@@ -556,6 +688,19 @@ impl EventStore {
             })?;
             aggregate.apply(payload);
             last_sequence = event.sequence;
+        }
+        if let Some(cache) = &self.cache {
+            if events_replayed > 0 || raw.cached.is_none() {
+                cache.offer(
+                    StreamKey::of::<A>(aggregate_id),
+                    CachedStream {
+                        state: Box::new(aggregate.clone()),
+                        last_sequence,
+                        snapshot_count,
+                        last_position: raw.last_position,
+                    },
+                );
+            }
         }
         Ok(Stream {
             id: aggregate_id.to_string(),
@@ -612,11 +757,21 @@ impl EventStore {
         };
         let rows = match result {
             Ok(rows) => rows,
-            Err(sqlx::Error::Database(db)) if is_conflict(db.as_ref()) => {
-                let aggregate_type = conflicting_type(db.as_ref(), events);
-                return Err(AppendError::Conflict { aggregate_type });
+            Err(error) => {
+                // Lost a race, or an outcome this process cannot know: start again from the log.
+                if let Some(cache) = &self.cache {
+                    for (key, _) in &batch.states {
+                        cache.forget(key);
+                    }
+                }
+                return match error {
+                    sqlx::Error::Database(db) if is_conflict(db.as_ref()) => {
+                        let aggregate_type = conflicting_type(db.as_ref(), events);
+                        Err(AppendError::Conflict { aggregate_type })
+                    }
+                    other => Err(other.into()),
+                };
             }
-            Err(other) => return Err(other.into()),
         };
         let mut outcome = AppendOutcome {
             events: events.len(),
@@ -639,6 +794,13 @@ impl EventStore {
             };
             let last = outcome.positions.entry(key).or_insert(position);
             *last = (*last).max(position);
+        }
+        self.appended.appended(&self.pool);
+        if let Some(cache) = &self.cache {
+            for (key, mut state) in batch.states {
+                state.last_position = outcome.positions.get(&key).copied().unwrap_or_default();
+                cache.offer(key, state);
+            }
         }
         Ok(outcome)
     }
@@ -858,7 +1020,7 @@ pub struct AggregateStore<A: Aggregate> {
 
 impl<A> AggregateStore<A>
 where
-    A: Aggregate<Services = ()>,
+    A: Aggregate<Services = ()> + Clone + 'static,
     A::Command: Clone,
 {
     pub fn new(pool: PgPool) -> Self {
@@ -873,6 +1035,18 @@ where
         }
     }
 
+    /// Without the stream cache ([`EventStore::without_cache`]).
+    pub fn without_cache(mut self) -> Self {
+        self.events = self.events.without_cache();
+        self
+    }
+
+    /// With a stream cache of its own ([`EventStore::with_private_cache`]).
+    pub fn with_private_cache(mut self) -> Self {
+        self.events = self.events.with_private_cache();
+        self
+    }
+
     pub fn pool(&self) -> &PgPool {
         self.events.pool()
     }
@@ -883,14 +1057,14 @@ where
     }
 
     /// The aggregate from its snapshot (when there is one) and the events after it, in one
-    /// query.
+    /// query (whatever the stream cache holds: this is what a reader of the log would see).
     pub async fn load(
         &self,
         aggregate_id: &str,
     ) -> Result<LoadedAggregate<A>, StoreError<A::Error>> {
         let mut loaded = self
             .events
-            .load(&[StreamKey::of::<A>(aggregate_id)])
+            .load_from_snapshots(&[StreamKey::of::<A>(aggregate_id)])
             .await?;
         Ok(loaded.take::<A>(aggregate_id).await?.into_loaded())
     }

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod db;
 pub mod event_store;
 pub mod log;
+pub mod log_signal;
 pub mod merkle;
 pub mod payment;
 pub mod process_manager;
@@ -17,6 +18,7 @@ pub mod runner;
 pub mod seal;
 pub mod search_feed;
 pub mod snapshot_mac;
+pub mod stream_cache;
 pub mod wait;
 
 pub use event_store::{

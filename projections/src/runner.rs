@@ -5,8 +5,9 @@
 //!   nothing and applies nothing twice.
 //! - One runner per projection is active across processes: it holds a session advisory lock on
 //!   a connection of its own; others wait as standbys and take over when it goes away.
-//! - `LISTEN otop_events` wakes it as soon as events commit; it also polls, in case a
-//!   notification is lost.
+//! - It wakes as soon as events commit: at once for this process's appends
+//!   ([`LogSignal`]), by `LISTEN otop_events` for other processes' (sent after their
+//!   commits); it also polls, in case a notification is lost or a writer sends none.
 //! - An event the projection cannot apply stops it: the position and error are recorded in
 //!   the checkpoint row (shown by `/readyz`), and nothing after it is applied.
 
@@ -20,10 +21,11 @@ use tokio::task::JoinHandle;
 
 use crate::checkpoint;
 use crate::log::{read_after, LogCursor};
+use crate::log_signal::LogSignal;
 use crate::projection::{BatchMode, Projection, ProjectionError};
 use crate::wait::Backoff;
 
-pub const NOTIFY_CHANNEL: &str = "otop_events";
+pub use crate::log_signal::NOTIFY_CHANNEL;
 
 /// After a failed batch the runner waits this long, doubling up to `LONGEST_RETRY`.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -233,15 +235,18 @@ async fn run(
             None
         }
     };
+    let mut appended_here = LogSignal::of_database(&pool).subscribe();
     let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);
     loop {
         if *stopped.borrow() {
             break;
         }
+        // Seen before the batch reads: an append that commits after this wakes the wait.
+        appended_here.borrow_and_update();
         match run_batch(&pool, projection.as_ref(), settings.batch_size).await {
             Ok(0) => {
                 backoff.reset();
-                wait_for_events(&mut listener, &settings, &mut stopped).await;
+                wait_for_events(&mut listener, &mut appended_here, &settings, &mut stopped).await;
             }
             Ok(applied) => {
                 backoff.reset();
@@ -279,29 +284,30 @@ async fn run(
     tracing::info!(projection = %name, "projection runner stopped");
 }
 
+/// Waits for an append of this process, a notification from another, the poll interval or
+/// the stop, whichever comes first.
 async fn wait_for_events(
     listener: &mut Option<PgListener>,
+    appended_here: &mut watch::Receiver<u64>,
     settings: &RunnerSettings,
     stopped: &mut watch::Receiver<bool>,
 ) {
-    match listener {
-        Some(active) => {
-            tokio::select! {
-                received = tokio::time::timeout(settings.poll_interval, active.recv()) => {
-                    if let Ok(Err(error)) = received {
-                        tracing::warn!(%error, "notification listener failed; polling only");
-                        *listener = None;
-                    }
-                }
-                _ = stopped.changed() => {}
+    let notified = async {
+        match listener.as_mut() {
+            Some(active) => Some(active.recv().await),
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        received = notified => {
+            if let Some(Err(error)) = received {
+                tracing::warn!(%error, "notification listener failed; polling only");
+                *listener = None;
             }
         }
-        None => {
-            tokio::select! {
-                _ = tokio::time::sleep(settings.poll_interval) => {}
-                _ = stopped.changed() => {}
-            }
-        }
+        _ = appended_here.changed() => {}
+        _ = tokio::time::sleep(settings.poll_interval) => {}
+        _ = stopped.changed() => {}
     }
 }
 

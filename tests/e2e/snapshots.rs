@@ -47,17 +47,25 @@ fn listing_details() -> ListingDetails {
 /// and checks after each one that the snapshot-based load equals a full replay.
 async fn check_against_replay<A>(store: &AggregateStore<A>, id: &str, commands: Vec<A::Command>)
 where
-    A: Aggregate<Services = ()> + PartialEq + std::fmt::Debug,
+    A: Aggregate<Services = ()> + PartialEq + std::fmt::Debug + Clone + 'static,
     A::Command: Clone,
 {
     for command in commands {
-        let _ = store.execute(id, command, &metadata()).await;
+        // The command decides on the state this process holds (the stream cache) plus what
+        // the log has after it; what it leaves must be what the log replays to as well.
+        let decided = store.execute(id, command, &metadata()).await;
         let loaded = store.load(id).await.expect("load");
         let replayed = store.replay(id).await.expect("replay");
         assert_eq!(
             loaded.aggregate, replayed,
             "snapshot + later events != full replay"
         );
+        if let Ok(outcome) = decided {
+            assert_eq!(
+                outcome.aggregate, replayed,
+                "the state a command left != full replay"
+            );
+        }
     }
 }
 
@@ -435,5 +443,125 @@ async fn a_busy_listing_loads_from_its_snapshot() {
         "finished reservations are not kept"
     );
     assert!(loaded.events_replayed < otop_projections::event_store::DEFAULT_SNAPSHOT_EVERY);
+    db.drop_database().await;
+}
+
+/// Creates a listing with `stock` units through `store`; returns its id and owner.
+async fn stocked_listing(store: &AggregateStore<Listing>, stock: u32) -> (String, Actor) {
+    let vendor_id = Uuid::now_v7();
+    let actor = Actor::vendor("v", vendor_id);
+    let id = Uuid::now_v7();
+    let create = ListingCommand::Create {
+        listing_id: id,
+        actor: actor.clone(),
+        vendor: VendorStanding {
+            vendor_id,
+            status: VendorStatus::Approved,
+        },
+        details: listing_details(),
+        price: satang(10_000),
+        stock,
+    };
+    store
+        .execute(&id.to_string(), create, &metadata())
+        .await
+        .expect("create");
+    (id.to_string(), actor)
+}
+
+fn price_change(actor: &Actor, round: i64) -> ListingCommand {
+    ListingCommand::ChangePrice {
+        actor: actor.clone(),
+        price: satang(10_000 + round),
+    }
+}
+
+/// A command on a busy stream reads from the log only what this process does not hold: after
+/// sixty commands, the next one reads no event at all, where a store without the cache reads
+/// the ten events after the snapshot.
+#[tokio::test]
+async fn a_busy_stream_is_read_from_where_this_process_left_it() {
+    let db = TestDatabase::create().await;
+    let cached = AggregateStore::<Listing>::new(db.pool.clone()).with_private_cache();
+    let uncached = AggregateStore::<Listing>::new(db.pool.clone()).without_cache();
+    let (id, actor) = stocked_listing(&cached, 5).await;
+    for round in 1..=59 {
+        cached
+            .execute(&id, price_change(&actor, round), &metadata())
+            .await
+            .expect("price change");
+    }
+
+    let before = cached.events().events_read();
+    let outcome = cached
+        .execute(&id, price_change(&actor, 60), &metadata())
+        .await
+        .expect("price change");
+    assert_eq!(
+        cached.events().events_read() - before,
+        0,
+        "the 61st command read events this process already held"
+    );
+    assert_eq!(outcome.events.first().map(|e| e.sequence), Some(61));
+
+    let before = uncached.events().events_read();
+    uncached
+        .execute(&id, price_change(&actor, 61), &metadata())
+        .await
+        .expect("price change");
+    assert_eq!(
+        uncached.events().events_read() - before,
+        11,
+        "without the cache: the events after the snapshot at 50"
+    );
+    let replayed = cached.replay(&id).await.expect("replay");
+    assert_eq!(
+        replayed.state().map(|s| s.price.get()),
+        Some(10_061),
+        "both stores appended in turn"
+    );
+    db.drop_database().await;
+}
+
+/// What another process appends reaches a stream this process holds: the cached state is
+/// only where the load starts, so a compare-and-set on the stock sees the other process's
+/// change and succeeds without a conflict, where a decision on the cached state alone
+/// would have been refused as stale.
+#[tokio::test]
+async fn what_another_process_appended_reaches_a_cached_stream() {
+    let db = TestDatabase::create().await;
+    let here = AggregateStore::<Listing>::new(db.pool.clone()).with_private_cache();
+    let elsewhere = AggregateStore::<Listing>::new(db.pool.clone()).with_private_cache();
+    let (id, actor) = stocked_listing(&here, 10).await;
+    let set = |units, expected| ListingCommand::ChangeStock {
+        actor: actor.clone(),
+        change: StockChange::Set(units),
+        expected,
+    };
+    // `here` holds the listing at 10 units; the other process sets it to 7.
+    elsewhere
+        .execute(&id, set(7, Some(10)), &metadata())
+        .await
+        .expect("the other process's change");
+
+    let before = here.events().events_read();
+    let outcome = here
+        .execute(&id, set(8, Some(7)), &metadata())
+        .await
+        .expect("a change made on the stock as the log has it");
+    assert_eq!(
+        here.events().events_read() - before,
+        1,
+        "read exactly the other process's event"
+    );
+    assert_eq!(here.events().conflicts(), 0, "no race was lost");
+    assert_eq!(outcome.aggregate.state().map(|s| s.available), Some(8));
+
+    // The control: the stale expectation is refused, so the state decided on was the log's.
+    let stale = here.execute(&id, set(9, Some(10)), &metadata()).await;
+    assert!(
+        stale.is_err(),
+        "a compare-and-set on the cached 10 must fail"
+    );
     db.drop_database().await;
 }
