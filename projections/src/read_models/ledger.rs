@@ -118,7 +118,11 @@ impl LedgerProjection {
         for event in &order_events {
             ids.insert(aggregate_uuid(event)?);
         }
-        let ids: Vec<Uuid> = ids.into_iter().collect();
+        let opened = super::opened_in(events, "Order");
+        let ids: Vec<Uuid> = ids
+            .into_iter()
+            .filter(|id| !opened.contains(id.to_string().as_str()))
+            .collect();
         let known: Vec<OrderRow> = sqlx::query_as(&format!(
             "SELECT order_id, vendor_id, commission_bps, last_position
                FROM {} WHERE order_id = ANY($1)",

@@ -42,6 +42,21 @@ pub fn aggregate_uuid(event: &RecordedEvent) -> Result<uuid::Uuid, ProjectionErr
         .map_err(|_| ProjectionError::bad_event(event, "aggregate id is not a UUID"))
 }
 
+/// The ids of the `aggregate_type` streams that open in `events` (their first event is in
+/// the batch). A read model holds no row of such a stream yet, and the batch holds every
+/// event of it, so its row need not be read: in a live checkout's batch that is every order,
+/// and in a rebuild most of them.
+pub(crate) fn opened_in<'e>(
+    events: &'e [RecordedEvent],
+    aggregate_type: &str,
+) -> std::collections::HashSet<&'e str> {
+    events
+        .iter()
+        .filter(|e| e.aggregate_type == aggregate_type && e.sequence == 1)
+        .map(|e| e.aggregate_id.as_str())
+        .collect()
+}
+
 /// Writes `rows` (JSON objects keyed by column name) into `table` in one statement,
 /// replacing the rows whose `key` already exists.
 pub(crate) async fn upsert_rows(
@@ -121,4 +136,38 @@ pub(crate) async fn load_states<A: DeserializeOwned>(
                 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(aggregate_type: &str, aggregate_id: &str, sequence: i64) -> RecordedEvent {
+        RecordedEvent {
+            position: sequence,
+            transaction_id: 1,
+            aggregate_type: aggregate_type.into(),
+            aggregate_id: aggregate_id.into(),
+            sequence,
+            event_type: "E".into(),
+            event_version: "1".into(),
+            payload: Value::Null,
+            metadata: Value::Null,
+        }
+    }
+
+    #[test]
+    fn only_streams_whose_first_event_is_in_the_batch_are_opened_in_it() {
+        let events = [
+            event("Order", "new", 1),
+            event("Order", "new", 2),
+            event("Order", "old", 7),
+            event("Listing", "listing", 1),
+        ];
+        let opened = opened_in(&events, "Order");
+        assert!(opened.contains("new"));
+        assert!(!opened.contains("old"), "an order placed before the batch");
+        assert!(!opened.contains("listing"), "another aggregate type");
+        assert_eq!(opened.len(), 1);
+    }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{aggregate_uuid, decode, load_states, recorded_at, upsert_rows};
+use super::{aggregate_uuid, decode, load_states, opened_in, recorded_at, upsert_rows};
 use crate::log::RecordedEvent;
 use crate::projection::{Projection, ProjectionError};
 
@@ -115,10 +115,14 @@ impl OrdersProjection {
         if ids.is_empty() {
             return Ok(());
         }
-        let ids: Vec<Uuid> = ids.into_iter().collect();
+        let opened = opened_in(events, "Order");
+        let stored: Vec<Uuid> = ids
+            .into_iter()
+            .filter(|id| !opened.contains(id.to_string().as_str()))
+            .collect();
         let mut orders: HashMap<Uuid, OrderRow> = HashMap::new();
         for (id, aggregate, row) in
-            load_states::<Order>(conn, &self.table, "order_id", &ids).await?
+            load_states::<Order>(conn, &self.table, "order_id", &stored).await?
         {
             let steps = ORDER_COLUMNS
                 .iter()

@@ -208,6 +208,8 @@ impl SalesProjection {
             return Ok(());
         }
         let mut batch = Batch::default();
+        let opened = super::opened_in(events, "Order");
+        order_ids.retain(|id| !opened.contains(id.to_string().as_str()));
         self.load(conn, &mut batch, &vendor_ids, &listing_ids, &order_ids)
             .await?;
         for item in relevant {
