@@ -74,6 +74,14 @@ pub trait Projection: Send + Sync + 'static {
         Box::pin(async { Ok(None) })
     }
 
+    /// Whether `event` can change what this consumer writes. A batch with no such event is
+    /// never handed to [`Projection::apply`]: in [`BatchMode::Transaction`] the runner only
+    /// moves the checkpoint past it, in one statement. Every event, unless it says otherwise.
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        let _ = event;
+        true
+    }
+
     /// Applies `events` (in log order). In [`BatchMode::Transaction`] `conn` is inside the
     /// caller's transaction, which writes the checkpoint too, so a batch is applied entirely or
     /// not at all; in [`BatchMode::AtLeastOnce`] it is a plain connection (autocommit).

@@ -65,10 +65,30 @@ pub async fn run_batch(
     projection: &dyn Projection,
     batch_size: i64,
 ) -> Result<usize, ProjectionError> {
+    run_batch_after(pool, projection, batch_size, None)
+        .await
+        .map(|(applied, _)| applied)
+}
+
+/// [`run_batch`] from `known`, where this runner last left the checkpoint (`None`: read it
+/// first). Returns the events applied, and where the checkpoint stands after the batch when
+/// the runner knows it, for the next one.
+async fn run_batch_after(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    batch_size: i64,
+    known: Option<LogCursor>,
+) -> Result<(usize, Option<LogCursor>), ProjectionError> {
     match projection.batch_mode() {
-        BatchMode::Transaction => run_transactional_batch(pool, projection, batch_size).await,
-        BatchMode::AtLeastOnce => run_at_least_once_batch(pool, projection, batch_size).await,
-        BatchMode::OwnCheckpoint => run_own_checkpoint_batch(pool, projection, batch_size).await,
+        BatchMode::Transaction => {
+            run_transactional_batch(pool, projection, batch_size, known).await
+        }
+        BatchMode::AtLeastOnce => run_at_least_once_batch(pool, projection, batch_size)
+            .await
+            .map(|applied| (applied, None)),
+        BatchMode::OwnCheckpoint => run_own_checkpoint_batch(pool, projection, batch_size)
+            .await
+            .map(|applied| (applied, None)),
     }
 }
 
@@ -129,23 +149,50 @@ async fn run_at_least_once_batch(
     Ok(events.len())
 }
 
+/// The events are read before any transaction opens, from where the runner left the
+/// checkpoint: when none is there (the common wait) that is the whole batch, one statement.
+/// When none of them is for the projection (price changes, to the orders projection) the
+/// checkpoint moves past them in one compare-and-set. Otherwise the batch is applied in a
+/// transaction that holds the checkpoint row `FOR UPDATE`; should the row not stand where the
+/// events were read from (another runner moved it), the events are read again from it.
 async fn run_transactional_batch(
     pool: &PgPool,
     projection: &dyn Projection,
     batch_size: i64,
-) -> Result<usize, ProjectionError> {
+    known: Option<LogCursor>,
+) -> Result<(usize, Option<LogCursor>), ProjectionError> {
+    let name = projection.name();
+    let cursor = match known {
+        Some(cursor) => cursor,
+        None => checkpoint::read(pool, name).await?.unwrap_or_default(),
+    };
+    let events = read_after(pool, cursor, batch_size).await?;
+    let Some(last) = events.last() else {
+        return Ok((0, Some(cursor)));
+    };
+    let new_cursor: LogCursor = last.cursor();
+    let wanted = events.iter().any(|event| projection.wants(event));
+    if !wanted
+        && checkpoint::advance_from(pool, name, cursor, new_cursor, events.len() as i64).await?
+    {
+        return Ok((events.len(), Some(new_cursor)));
+    }
     let mut tx = pool.begin().await?;
-    let cursor = checkpoint::lock(&mut tx, projection.name()).await?;
-    let events = read_after(&mut *tx, cursor, batch_size).await?;
+    let locked = checkpoint::lock(&mut tx, name).await?;
+    let events = if locked == cursor {
+        events
+    } else {
+        read_after(&mut *tx, locked, batch_size).await?
+    };
     let Some(last) = events.last() else {
         tx.commit().await?;
-        return Ok(0);
+        return Ok((0, Some(locked)));
     };
     let new_cursor: LogCursor = last.cursor();
     projection.apply(&mut tx, &events).await?;
-    checkpoint::advance(&mut tx, projection.name(), new_cursor, events.len() as i64).await?;
+    checkpoint::advance(&mut tx, name, new_cursor, events.len() as i64).await?;
     tx.commit().await?;
-    Ok(events.len())
+    Ok((events.len(), Some(new_cursor)))
 }
 
 /// Runs batches until the projection has read everything readable now.
@@ -237,13 +284,18 @@ async fn run(
     };
     let mut appended_here = LogSignal::of_database(&pool).subscribe();
     let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);
+    // Where this runner left the checkpoint (it is the only one moving it while it holds the
+    // lock; every move is checked against the row all the same).
+    let mut known: Option<LogCursor> = None;
     loop {
         if *stopped.borrow() {
             break;
         }
         // Seen before the batch reads: an append that commits after this wakes the wait.
         appended_here.borrow_and_update();
-        match run_batch(&pool, projection.as_ref(), settings.batch_size).await {
+        let batch = run_batch_after(&pool, projection.as_ref(), settings.batch_size, known).await;
+        known = batch.as_ref().ok().and_then(|(_, at)| *at);
+        match batch.map(|(applied, _)| applied) {
             Ok(0) => {
                 backoff.reset();
                 wait_for_events(&mut listener, &mut appended_here, &settings, &mut stopped).await;

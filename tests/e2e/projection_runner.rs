@@ -401,3 +401,102 @@ async fn rebuild_all_reads_the_log_once_and_swaps_every_projection_in_together()
     }
     db.drop_database().await;
 }
+
+/// Counts the batches handed to it; wants only events of the `Wanted` aggregate type.
+struct WantsOneType {
+    batches: std::sync::atomic::AtomicUsize,
+}
+
+impl Projection for WantsOneType {
+    fn name(&self) -> &str {
+        "wants-one-type"
+    }
+
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        event.aggregate_type == "Wanted"
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _conn: &'a mut PgConnection,
+        _events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        self.batches.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+async fn insert_raw_event(pool: &PgPool, aggregate_type: &str) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ($1, $2, 1, 'Written', '1', '{}', '{}') RETURNING position",
+    )
+    .bind(aggregate_type)
+    .bind(uuid::Uuid::now_v7().to_string())
+    .fetch_one(pool)
+    .await
+    .expect("insert")
+}
+
+/// Runs `projection`'s batches until its checkpoint reaches `position` (a log reader waits
+/// behind transactions in flight anywhere on the server, other tests' included).
+async fn catch_up_to(pool: &PgPool, projection: &dyn Projection, position: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        runner::catch_up(pool, projection, 500)
+            .await
+            .expect("catch up");
+        let at = checkpoint::read(pool, projection.name())
+            .await
+            .expect("checkpoint")
+            .unwrap_or_default();
+        if at.position >= position {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never reached {position}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A batch with nothing the projection wants is never handed to it, and its checkpoint
+/// still moves past it, counting every event; a batch with one wanted event is applied.
+#[tokio::test]
+async fn a_batch_with_nothing_for_the_projection_only_moves_its_checkpoint() {
+    let db = TestDatabase::create().await;
+    let projection = WantsOneType {
+        batches: std::sync::atomic::AtomicUsize::new(0),
+    };
+    let mut last = 0;
+    for _ in 0..5 {
+        last = insert_raw_event(&db.pool, "Unwanted").await;
+    }
+    catch_up_to(&db.pool, &projection, last).await;
+    assert_eq!(
+        projection.batches.load(Ordering::SeqCst),
+        0,
+        "no batch handed over"
+    );
+    let at = checkpoint::read(&db.pool, projection.name())
+        .await
+        .expect("checkpoint")
+        .expect("a checkpoint row");
+    assert_eq!(at.position, last, "moved past every unwanted event");
+
+    insert_raw_event(&db.pool, "Unwanted").await;
+    let wanted = insert_raw_event(&db.pool, "Wanted").await;
+    catch_up_to(&db.pool, &projection, wanted).await;
+    assert_eq!(
+        projection.batches.load(Ordering::SeqCst),
+        1,
+        "the wanted batch"
+    );
+    let kept = checkpoint::read_all(&db.pool)
+        .await
+        .expect("checkpoints")
+        .into_iter()
+        .find(|kept| kept.name == projection.name())
+        .expect("its row");
+    assert_eq!(kept.cursor.position, wanted);
+    assert_eq!(kept.events_applied, 7, "every event counted once");
+    db.drop_database().await;
+}

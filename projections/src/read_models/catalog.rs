@@ -186,6 +186,10 @@ fn time_field(row: &Value, field: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Projection for CatalogProjection {
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        matches!(event.aggregate_type.as_str(), "Listing" | "Vendor")
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -71,6 +71,10 @@ impl LedgerProjection {
 }
 
 impl Projection for LedgerProjection {
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        event.aggregate_type == "Order"
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -93,6 +93,10 @@ impl Projection for OrdersProjection {
         &self.name
     }
 
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        event.aggregate_type == "Order"
+    }
+
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,

@@ -156,6 +156,10 @@ impl SalesProjection {
 }
 
 impl Projection for SalesProjection {
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        is_relevant(event)
+    }
+
     fn name(&self) -> &str {
         &self.name
     }
