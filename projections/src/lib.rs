@@ -10,6 +10,7 @@ pub mod log;
 pub mod log_signal;
 pub mod merkle;
 pub mod payment;
+mod per_database;
 pub mod process_manager;
 pub mod projection;
 pub mod read_models;

@@ -17,64 +17,39 @@
 //! A notification lost on the way (the process dies right after its commit) costs only
 //! latency: every reader also polls the log.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use sqlx::PgPool;
 use tokio::sync::watch;
+
+use crate::per_database::PerDatabase;
 
 pub const NOTIFY_CHANNEL: &str = "otop_events";
 
 /// The appends committed in this process on one database, counted.
 pub struct LogSignal {
     appended: watch::Sender<u64>,
-    notifier: Mutex<bool>,
+    notifier_started: AtomicBool,
 }
 
-static SIGNALS: LazyLock<Mutex<HashMap<String, Weak<LogSignal>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// The key of the database `pool` connects to, for what this process keeps per database.
-pub(crate) fn database_key(pool: &PgPool) -> String {
-    let options = pool.connect_options();
-    format!(
-        "{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or_default()
-    )
-}
+static SIGNALS: PerDatabase<LogSignal> = PerDatabase::new();
 
 impl LogSignal {
     /// The signal of the database `pool` connects to, shared by every store and runner of
     /// this process on it.
     pub fn of_database(pool: &PgPool) -> Arc<LogSignal> {
-        let key = database_key(pool);
-        let mut signals = SIGNALS
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        signals.retain(|_, signal| signal.strong_count() > 0);
-        if let Some(signal) = signals.get(&key).and_then(Weak::upgrade) {
-            return signal;
-        }
-        let signal = Arc::new(LogSignal {
+        SIGNALS.of(pool, || LogSignal {
             appended: watch::Sender::new(0),
-            notifier: Mutex::new(false),
-        });
-        signals.insert(key, Arc::downgrade(&signal));
-        signal
+            notifier_started: AtomicBool::new(false),
+        })
     }
 
     /// Wakes this process's readers, and (through the notifier task, started on first use)
     /// the other processes'. Called once an append has committed.
     pub fn appended(&self, pool: &PgPool) {
         self.appended.send_modify(|count| *count += 1);
-        let mut started = self
-            .notifier
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !*started {
-            *started = true;
+        if !self.notifier_started.swap(true, Ordering::AcqRel) {
             let mut appended = self.appended.subscribe();
             // The append that starts the task is one to notify of too.
             appended.mark_changed();

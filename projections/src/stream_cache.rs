@@ -12,12 +12,12 @@
 //! streams used most.
 
 use std::any::Any;
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::Arc;
 
 use sqlx::PgPool;
 
 use crate::event_store::StreamKey;
+use crate::per_database::PerDatabase;
 
 /// At most this many streams are held. A listing's state is about a kilobyte.
 pub const CACHED_STREAMS: u64 = 10_000;
@@ -36,8 +36,7 @@ pub(crate) struct StreamCache {
 }
 
 /// The caches of this process, by database.
-static CACHES: LazyLock<Mutex<HashMap<String, Weak<StreamCache>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static CACHES: PerDatabase<StreamCache> = PerDatabase::new();
 
 impl StreamCache {
     fn new() -> Self {
@@ -48,17 +47,7 @@ impl StreamCache {
 
     /// The cache of the database `pool` connects to, shared with every other store on it.
     pub fn of_database(pool: &PgPool) -> Arc<StreamCache> {
-        let database = crate::log_signal::database_key(pool);
-        let mut caches = CACHES
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        caches.retain(|_, cache| cache.strong_count() > 0);
-        if let Some(cache) = caches.get(&database).and_then(Weak::upgrade) {
-            return cache;
-        }
-        let cache = Arc::new(StreamCache::new());
-        caches.insert(database, Arc::downgrade(&cache));
-        cache
+        CACHES.of(pool, StreamCache::new)
     }
 
     /// A cache of its own, shared with no other store (a store that stands for another

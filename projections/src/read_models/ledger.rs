@@ -123,10 +123,7 @@ impl LedgerProjection {
             ids.insert(aggregate_uuid(event)?);
         }
         let opened = super::opened_in(events, "Order");
-        let ids: Vec<Uuid> = ids
-            .into_iter()
-            .filter(|id| !opened.contains(id.to_string().as_str()))
-            .collect();
+        let ids: Vec<Uuid> = ids.into_iter().filter(|id| !opened.contains(id)).collect();
         let known: Vec<OrderRow> = sqlx::query_as(&format!(
             "SELECT order_id, vendor_id, commission_bps, last_position
                FROM {} WHERE order_id = ANY($1)",

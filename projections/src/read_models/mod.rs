@@ -46,14 +46,14 @@ pub fn aggregate_uuid(event: &RecordedEvent) -> Result<uuid::Uuid, ProjectionErr
 /// the batch). A read model holds no row of such a stream yet, and the batch holds every
 /// event of it, so its row need not be read: in a live checkout's batch that is every order,
 /// and in a rebuild most of them.
-pub(crate) fn opened_in<'e>(
-    events: &'e [RecordedEvent],
+pub(crate) fn opened_in(
+    events: &[RecordedEvent],
     aggregate_type: &str,
-) -> std::collections::HashSet<&'e str> {
+) -> std::collections::HashSet<uuid::Uuid> {
     events
         .iter()
         .filter(|e| e.aggregate_type == aggregate_type && e.sequence == 1)
-        .map(|e| e.aggregate_id.as_str())
+        .filter_map(|e| e.aggregate_id.parse().ok())
         .collect()
 }
 
@@ -158,16 +158,21 @@ mod tests {
 
     #[test]
     fn only_streams_whose_first_event_is_in_the_batch_are_opened_in_it() {
+        let [new, old, listing] = [
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+        ];
         let events = [
-            event("Order", "new", 1),
-            event("Order", "new", 2),
-            event("Order", "old", 7),
-            event("Listing", "listing", 1),
+            event("Order", &new.to_string(), 1),
+            event("Order", &new.to_string(), 2),
+            event("Order", &old.to_string(), 7),
+            event("Listing", &listing.to_string(), 1),
         ];
         let opened = opened_in(&events, "Order");
-        assert!(opened.contains("new"));
-        assert!(!opened.contains("old"), "an order placed before the batch");
-        assert!(!opened.contains("listing"), "another aggregate type");
+        assert!(opened.contains(&new));
+        assert!(!opened.contains(&old), "an order placed before the batch");
+        assert!(!opened.contains(&listing), "another aggregate type");
         assert_eq!(opened.len(), 1);
     }
 }

@@ -120,10 +120,7 @@ impl OrdersProjection {
             return Ok(());
         }
         let opened = opened_in(events, "Order");
-        let stored: Vec<Uuid> = ids
-            .into_iter()
-            .filter(|id| !opened.contains(id.to_string().as_str()))
-            .collect();
+        let stored: Vec<Uuid> = ids.into_iter().filter(|id| !opened.contains(id)).collect();
         let mut orders: HashMap<Uuid, OrderRow> = HashMap::new();
         for (id, aggregate, row) in
             load_states::<Order>(conn, &self.table, "order_id", &stored).await?

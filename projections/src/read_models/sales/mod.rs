@@ -213,7 +213,7 @@ impl SalesProjection {
         }
         let mut batch = Batch::default();
         let opened = super::opened_in(events, "Order");
-        order_ids.retain(|id| !opened.contains(id.to_string().as_str()));
+        order_ids.retain(|id| !opened.contains(id));
         self.load(conn, &mut batch, &vendor_ids, &listing_ids, &order_ids)
             .await?;
         for item in relevant {
