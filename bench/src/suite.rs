@@ -218,6 +218,20 @@ pub struct SuiteOutput {
 
 /// Runs the whole suite on a fresh database on `server`, with `otop` the API binary.
 pub async fn run(server: &str, scale: Scale, otop: &Path) -> anyhow::Result<SuiteOutput> {
+    on_fresh_database(server, otop, async |db, index_dir| {
+        run_on(db, scale, otop, index_dir).await
+    })
+    .await
+}
+
+/// Runs `measure` on a fresh database on `server` and a search index directory of its own,
+/// once the API binary `otop` is known to be there; then removes the directory and drops
+/// the database (kept when `BENCH_KEEP_DATABASE` is set, for looking into it).
+async fn on_fresh_database<T>(
+    server: &str,
+    otop: &Path,
+    measure: impl AsyncFnOnce(&BenchDatabase, &Path) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     anyhow::ensure!(
         otop.is_file(),
         "the API binary {} is missing: build it first (cargo build --release -p otop-api --bin otop)",
@@ -225,7 +239,7 @@ pub async fn run(server: &str, scale: Scale, otop: &Path) -> anyhow::Result<Suit
     );
     let db = BenchDatabase::create(server).await?;
     let index_dir = std::env::temp_dir().join(format!("{}-index", db.name));
-    let outcome = run_on(&db, scale, otop, &index_dir).await;
+    let outcome = measure(&db, &index_dir).await;
     let _ = std::fs::remove_dir_all(&index_dir);
     if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
         eprintln!("BENCH_KEEP_DATABASE is set: kept the database {}", db.name);
@@ -1372,14 +1386,7 @@ pub async fn write_path_only(
     seconds: u64,
     otop: &Path,
 ) -> anyhow::Result<(Value, String)> {
-    anyhow::ensure!(
-        otop.is_file(),
-        "the API binary {} is missing",
-        otop.display()
-    );
-    let db = BenchDatabase::create(server).await?;
-    let index_dir = std::env::temp_dir().join(format!("{}-index", db.name));
-    let outcome = async {
+    on_fresh_database(server, otop, async |db, index_dir| {
         let pool = &db.pool;
         let started = Instant::now();
         let scale = Scale {
@@ -1394,9 +1401,9 @@ pub async fn write_path_only(
         let mut writer = BulkWriter::new(pool.clone());
         bulk::catalog(&mut writer, listings, 2026).await?;
         catch_up(pool).await?;
-        build_index(pool, &index_dir, None).await?;
+        build_index(pool, index_dir, None).await?;
         progress(started, "starting the API process");
-        let api = ApiProcess::start(otop, &db.url, &index_dir, None).await?;
+        let api = ApiProcess::start(otop, &db.url, index_dir, None).await?;
         let client = Arc::new(Client::new(api.client_base()));
         progress(started, "commands through HTTP");
         let commands = commands_through_api(pool, &client, scale, &limits).await;
@@ -1414,19 +1421,12 @@ pub async fn write_path_only(
         let (freshness_json, freshness_md) = freshness_section(&freshness);
         let markdown = format!("{}\n{freshness_md}", commands_markdown(&limits, &commands));
         progress(started, "done");
-        Ok::<_, anyhow::Error>((
+        Ok((
             json!({"limits": limits.json, "commands": commands.json, "freshness": freshness_json}),
             markdown,
         ))
-    }
-    .await;
-    let _ = std::fs::remove_dir_all(&index_dir);
-    if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
-        eprintln!("BENCH_KEEP_DATABASE is set: kept the database {}", db.name);
-        return outcome;
-    }
-    db.drop_database().await?;
-    outcome
+    })
+    .await
 }
 
 /// The analytics section alone, on a log of `paid_orders` paid orders over `listings`
@@ -1439,14 +1439,7 @@ pub async fn analytics_only(
     repeats: usize,
     otop: &Path,
 ) -> anyhow::Result<(Value, String)> {
-    anyhow::ensure!(
-        otop.is_file(),
-        "the API binary {} is missing",
-        otop.display()
-    );
-    let db = BenchDatabase::create(server).await?;
-    let index_dir = std::env::temp_dir().join(format!("{}-index", db.name));
-    let outcome = async {
+    on_fresh_database(server, otop, async |db, index_dir| {
         let pool = &db.pool;
         let started = Instant::now();
         progress(started, "writing the catalog and the paid orders");
@@ -1457,7 +1450,7 @@ pub async fn analytics_only(
         progress(started, "projections catching up");
         catch_up(pool).await?;
         progress(started, "starting the API process");
-        let api = ApiProcess::start_with(otop, &db.url, &index_dir, None, false).await?;
+        let api = ApiProcess::start_with(otop, &db.url, index_dir, None, false).await?;
         let scale = Scale {
             paid_orders,
             repeats,
@@ -1467,12 +1460,9 @@ pub async fn analytics_only(
         let section = analytics(&api.client, pool, scale, &orders).await;
         api.stop().await;
         let section = section?;
-        Ok::<_, anyhow::Error>((json!({ "analytics": section.json }), section.markdown))
-    }
-    .await;
-    let _ = std::fs::remove_dir_all(&index_dir);
-    db.drop_database().await?;
-    outcome
+        Ok((json!({ "analytics": section.json }), section.markdown))
+    })
+    .await
 }
 
 /// A signed-in session on the pages (the development sign-in of `serve --demo`): a client

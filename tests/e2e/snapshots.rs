@@ -338,24 +338,7 @@ fn order_snapshot_plus_later_events_equals_full_replay() {
 async fn a_thousand_stock_changes_reload_as_exactly_a_thousand() {
     let db = TestDatabase::create().await;
     let store = AggregateStore::<Listing>::with_snapshot_every(db.pool.clone(), 100);
-    let vendor_id = Uuid::now_v7();
-    let actor = Actor::vendor("v", vendor_id);
-    let id = Uuid::now_v7();
-    let create = ListingCommand::Create {
-        listing_id: id,
-        actor: actor.clone(),
-        vendor: VendorStanding {
-            vendor_id,
-            status: VendorStatus::Approved,
-        },
-        details: listing_details(),
-        price: satang(10_000),
-        stock: 0,
-    };
-    store
-        .execute(&id.to_string(), create, &metadata())
-        .await
-        .expect("create");
+    let (id, actor) = stocked_listing(&store, 0).await;
     for _ in 0..1_000 {
         let add_one = ListingCommand::ChangeStock {
             actor: actor.clone(),
@@ -363,11 +346,11 @@ async fn a_thousand_stock_changes_reload_as_exactly_a_thousand() {
             expected: None,
         };
         store
-            .execute(&id.to_string(), add_one, &metadata())
+            .execute(&id, add_one, &metadata())
             .await
             .expect("add one");
     }
-    let loaded = store.load(&id.to_string()).await.expect("load");
+    let loaded = store.load(&id).await.expect("load");
     assert_eq!(loaded.aggregate.state().map(|s| s.available), Some(1_000));
     assert_eq!(loaded.last_sequence, 1_001);
     assert!(loaded.snapshot_count.is_some(), "a snapshot was written");
