@@ -124,13 +124,15 @@ impl LedgerProjection {
         }
         let opened = super::opened_in(events, "Order");
         let ids: Vec<Uuid> = ids.into_iter().filter(|id| !opened.contains(id)).collect();
-        let known: Vec<OrderRow> = sqlx::query_as(&format!(
-            "SELECT order_id, vendor_id, commission_bps, last_position
+        let known: Vec<OrderRow> = super::fetch_by_ids(
+            &mut *conn,
+            &format!(
+                "SELECT order_id, vendor_id, commission_bps, last_position
                FROM {} WHERE order_id = ANY($1)",
-            self.orders_table
-        ))
-        .bind(&ids)
-        .fetch_all(&mut *conn)
+                self.orders_table
+            ),
+            &ids,
+        )
         .await?;
         let mut orders: HashMap<Uuid, OrderMemory> = known
             .into_iter()

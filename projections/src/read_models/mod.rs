@@ -57,6 +57,23 @@ pub(crate) fn opened_in(
         .collect()
 }
 
+/// The rows `sql` selects for `ids` (bound as `$1`, a `uuid[]`), and no statement at all
+/// when there are none: in a live batch most lookups are empty (every order of a checkout
+/// opens in it), and a round trip for nothing is most of what such a batch would cost.
+pub(crate) async fn fetch_by_ids<T>(
+    conn: &mut PgConnection,
+    sql: &str,
+    ids: &[uuid::Uuid],
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(sql).bind(ids).fetch_all(conn).await
+}
+
 /// Writes `rows` (JSON objects keyed by column name) into `table` in one statement,
 /// replacing the rows whose `key` already exists.
 pub(crate) async fn upsert_rows(

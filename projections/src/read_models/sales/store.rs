@@ -58,13 +58,15 @@ impl SalesProjection {
         order_ids: &BTreeSet<Uuid>,
     ) -> Result<(), ProjectionError> {
         let ids: Vec<Uuid> = vendor_ids.iter().copied().collect();
-        let vendors: Vec<VendorRow> = sqlx::query_as(&format!(
-            "SELECT vendor_id, district_code, name_th, name_en, last_position
+        let vendors: Vec<VendorRow> = super::super::fetch_by_ids(
+            &mut *conn,
+            &format!(
+                "SELECT vendor_id, district_code, name_th, name_en, last_position
                FROM {} WHERE vendor_id = ANY($1)",
-            self.vendors_table
-        ))
-        .bind(&ids)
-        .fetch_all(&mut *conn)
+                self.vendors_table
+            ),
+            &ids,
+        )
         .await?;
         for row in vendors {
             batch.vendors.insert(
@@ -78,14 +80,16 @@ impl SalesProjection {
             );
         }
         let ids: Vec<Uuid> = listing_ids.iter().copied().collect();
-        let listings: Vec<ListingRow> = sqlx::query_as(&format!(
-            "SELECT listing_id, vendor_id, category_code, subtype_code, title_th, title_en,
+        let listings: Vec<ListingRow> = super::super::fetch_by_ids(
+            &mut *conn,
+            &format!(
+                "SELECT listing_id, vendor_id, category_code, subtype_code, title_th, title_en,
                     last_position
                FROM {} WHERE listing_id = ANY($1)",
-            self.listings_table
-        ))
-        .bind(&ids)
-        .fetch_all(&mut *conn)
+                self.listings_table
+            ),
+            &ids,
+        )
         .await?;
         for row in listings {
             batch.listings.insert(
@@ -101,13 +105,15 @@ impl SalesProjection {
             );
         }
         let ids: Vec<Uuid> = order_ids.iter().copied().collect();
-        let orders: Vec<OrderRow> = sqlx::query_as(&format!(
+        let orders: Vec<OrderRow> = super::super::fetch_by_ids(
+            &mut *conn,
+            &format!(
             "SELECT order_id, vendor_id, district_code, lines, paid_day, reversed, last_position
                FROM {} WHERE order_id = ANY($1)",
             self.orders_table
-        ))
-        .bind(&ids)
-        .fetch_all(&mut *conn)
+        ),
+            &ids,
+        )
         .await?;
         for row in orders {
             let lines: Vec<SaleLine> =
