@@ -253,12 +253,9 @@ impl RunningServer {
     }
 }
 
-/// Connections reserved for the checkout process manager and the search feed (the process
-/// manager's commands beside them).
-const WORKER_CONNECTIONS: u32 = 6;
-
-/// Connections of the four read models' runners: one each for a batch, and two to spare.
-const READ_MODEL_CONNECTIONS: u32 = 6;
+/// Connections reserved for the projection runners, the checkout process manager and the
+/// search feed (six consumers, the process manager's commands beside them).
+const WORKER_CONNECTIONS: u32 = 10;
 
 /// Starts one runner per projection (each waits as a standby if another process runs it).
 pub fn spawn_projection_runners(pool: &sqlx::PgPool) -> Vec<RunnerHandle> {
@@ -390,12 +387,7 @@ pub async fn start(config: Config, pool: sqlx::PgPool) -> std::io::Result<Runnin
         let worker_pool = otop_projections::db::app_pool(&pool, WORKER_CONNECTIONS)
             .await
             .map_err(std::io::Error::other)?;
-        // The read models' runners commit without waiting for the WAL flush
-        // (`db::read_model_pool`); the process manager and the search feed do not.
-        let read_model_pool = otop_projections::db::read_model_pool(&pool, READ_MODEL_CONNECTIONS)
-            .await
-            .map_err(std::io::Error::other)?;
-        let mut runners = spawn_projection_runners(&read_model_pool);
+        let mut runners = spawn_projection_runners(&worker_pool);
         let process = CheckoutProcess::new(worker_pool.clone());
         let settings = RunnerSettings {
             batch_size: 100,

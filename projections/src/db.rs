@@ -63,25 +63,7 @@ pub const APP_ROLE: &str = "otop_app";
 /// [`APP_ROLE`]: what the server runs on, so no code path of it can rewrite the log. The
 /// connecting user must be a member of the role (the owner that ran the migrations is).
 pub async fn app_pool(owner: &PgPool, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    role_pool(owner.connect_options().as_ref().clone(), max_connections).await
-}
-
-/// [`app_pool`] for the projection runners, whose commits do not wait for the WAL flush
-/// (`synchronous_commit = off`, a startup parameter: no extra round trip). A read model is
-/// made from the log, and its checkpoint commits in the same transaction as its rows, so a
-/// crash can only lose a tail of batches together with the checkpoint that covers them, and
-/// the runner applies them again. No client is told that such a commit is durable. Commands
-/// (the log, the process manager's, idempotency claims) keep synchronous commits.
-pub async fn read_model_pool(owner: &PgPool, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    let options = owner
-        .connect_options()
-        .as_ref()
-        .clone()
-        .options([("synchronous_commit", "off")]);
-    role_pool(options, max_connections).await
-}
-
-async fn role_pool(options: PgConnectOptions, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options = owner.connect_options().as_ref().clone();
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(30))

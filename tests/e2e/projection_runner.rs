@@ -500,36 +500,3 @@ async fn a_batch_with_nothing_for_the_projection_only_moves_its_checkpoint() {
     assert_eq!(kept.events_applied, 7, "every event counted once");
     db.drop_database().await;
 }
-
-/// The read models' runners commit without waiting for the WAL flush; everything that writes
-/// the log or tells a client something is durable keeps waiting for it. Both work as the
-/// application role.
-#[tokio::test]
-async fn the_read_models_pool_commits_without_waiting_for_the_flush_and_the_app_pool_waits() {
-    let db = TestDatabase::create().await;
-    let setting = |pool: PgPool| async move {
-        sqlx::query_as::<_, (String, String)>(
-            "SELECT current_setting('synchronous_commit'), current_user::text",
-        )
-        .fetch_one(&pool)
-        .await
-        .expect("settings")
-    };
-    let read_models = otop_projections::db::read_model_pool(&db.pool, 1)
-        .await
-        .expect("read model pool");
-    let app = otop_projections::db::app_pool(&db.pool, 1)
-        .await
-        .expect("app pool");
-    assert_eq!(
-        setting(read_models.clone()).await,
-        ("off".to_string(), "otop_app".to_string())
-    );
-    assert_eq!(
-        setting(app.clone()).await,
-        ("on".to_string(), "otop_app".to_string())
-    );
-    read_models.close().await;
-    app.close().await;
-    db.drop_database().await;
-}
