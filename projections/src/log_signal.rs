@@ -12,7 +12,11 @@
 //! - **readers in other processes** get one `NOTIFY otop_events`, sent by a task of this
 //!   process on its own connection after the commit. While one is on its way, every append
 //!   that commits meanwhile rides on the next, so a burst of appends costs a few
-//!   notifications, not one each.
+//!   notifications, not one each. Its payload names the process that sent it
+//!   ([`LogSignal::origin`]): this process's runners listen on the channel too, and skip
+//!   their own process's notifications, which the `watch` channel already woke them for.
+//!   Without that, every notification woke every runner of the sending process for a read
+//!   of the log that found nothing new.
 //!
 //! A notification lost on the way (the process dies right after its commit) costs only
 //! latency: every reader also polls the log.
@@ -31,6 +35,7 @@ pub const NOTIFY_CHANNEL: &str = "otop_events";
 pub struct LogSignal {
     appended: watch::Sender<u64>,
     notifier_started: AtomicBool,
+    origin: String,
 }
 
 static SIGNALS: PerDatabase<LogSignal> = PerDatabase::new();
@@ -42,7 +47,13 @@ impl LogSignal {
         SIGNALS.of(pool, || LogSignal {
             appended: watch::Sender::new(0),
             notifier_started: AtomicBool::new(false),
+            origin: uuid::Uuid::now_v7().to_string(),
         })
+    }
+
+    /// The payload of this process's notifications: what its own listeners skip.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Wakes this process's readers, and (through the notifier task, started on first use)
@@ -53,7 +64,7 @@ impl LogSignal {
             let mut appended = self.appended.subscribe();
             // The append that starts the task is one to notify of too.
             appended.mark_changed();
-            tokio::spawn(notify_others(pool.clone(), appended));
+            tokio::spawn(notify_others(pool.clone(), appended, self.origin.clone()));
         }
     }
 
@@ -64,13 +75,14 @@ impl LogSignal {
 }
 
 /// Sends one `NOTIFY` for whatever committed since the last one, until the signal is gone.
-async fn notify_others(pool: PgPool, mut appended: watch::Receiver<u64>) {
+async fn notify_others(pool: PgPool, mut appended: watch::Receiver<u64>, origin: String) {
     while appended.changed().await.is_ok() {
         appended.borrow_and_update();
         // A lost notification costs only latency, so its commit need not wait for the disk.
         let sent =
-            sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')")
+            sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)")
                 .bind(NOTIFY_CHANNEL)
+                .bind(&origin)
                 .execute(&pool)
                 .await;
         if let Err(error) = sent {

@@ -7,10 +7,12 @@
 //!   a connection of its own; others wait as standbys and take over when it goes away.
 //! - It wakes as soon as events commit: at once for this process's appends
 //!   ([`LogSignal`]), by `LISTEN otop_events` for other processes' (sent after their
-//!   commits); it also polls, in case a notification is lost or a writer sends none.
+//!   commits; its own process's notifications it skips); it also polls, in case a
+//!   notification is lost or a writer sends none.
 //! - An event the projection cannot apply stops it: the position and error are recorded in
 //!   the checkpoint row (shown by `/readyz`), and nothing after it is applied.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -216,11 +218,35 @@ pub struct RunnerHandle {
     name: String,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    counts: Arc<RunnerCounts>,
+}
+
+/// What a runner did, counted (for tests of what wakes it).
+#[derive(Debug, Default)]
+pub struct RunnerCounts {
+    /// Batches started: each reads the log at least once.
+    batches: AtomicU64,
+    /// Notifications skipped because this process sent them.
+    own_notifications_skipped: AtomicU64,
+}
+
+impl RunnerCounts {
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    pub fn own_notifications_skipped(&self) -> u64 {
+        self.own_notifications_skipped.load(Ordering::Relaxed)
+    }
 }
 
 impl RunnerHandle {
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    pub fn counts(&self) -> &RunnerCounts {
+        &self.counts
     }
 
     /// Asks the runner to stop after its current batch, and waits for it.
@@ -243,8 +269,14 @@ pub fn spawn(
 ) -> RunnerHandle {
     let (stop, stopped) = watch::channel(false);
     let name = projection.name().to_string();
-    let task = tokio::spawn(run(pool, projection, settings, stopped));
-    RunnerHandle { name, stop, task }
+    let counts = Arc::new(RunnerCounts::default());
+    let task = tokio::spawn(run(pool, projection, settings, stopped, counts.clone()));
+    RunnerHandle {
+        name,
+        stop,
+        task,
+        counts,
+    }
 }
 
 async fn run(
@@ -252,6 +284,7 @@ async fn run(
     projection: Arc<dyn Projection>,
     settings: RunnerSettings,
     mut stopped: watch::Receiver<bool>,
+    counts: Arc<RunnerCounts>,
 ) {
     let name = projection.name().to_string();
     // The advisory lock lives as long as this connection: never a pooled one, which would
@@ -282,7 +315,13 @@ async fn run(
             None
         }
     };
-    let mut appended_here = LogSignal::of_database(&pool).subscribe();
+    let signal = LogSignal::of_database(&pool);
+    let mut appended_here = signal.subscribe();
+    let waker = Waker {
+        origin: signal.origin(),
+        counts: &counts,
+        settings: &settings,
+    };
     let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);
     // Where this runner left the checkpoint (it is the only one moving it while it holds the
     // lock; every move is checked against the row all the same).
@@ -293,12 +332,15 @@ async fn run(
         }
         // Seen before the batch reads: an append that commits after this wakes the wait.
         appended_here.borrow_and_update();
+        counts.batches.fetch_add(1, Ordering::Relaxed);
         let batch = run_batch_after(&pool, projection.as_ref(), settings.batch_size, known).await;
         known = batch.as_ref().ok().and_then(|(_, at)| *at);
         match batch.map(|(applied, _)| applied) {
             Ok(0) => {
                 backoff.reset();
-                wait_for_events(&mut listener, &mut appended_here, &settings, &mut stopped).await;
+                waker
+                    .wait_for_events(&mut listener, &mut appended_here, &mut stopped)
+                    .await;
             }
             Ok(applied) => {
                 backoff.reset();
@@ -336,30 +378,55 @@ async fn run(
     tracing::info!(projection = %name, "projection runner stopped");
 }
 
-/// Waits for an append of this process, a notification from another, the poll interval or
-/// the stop, whichever comes first.
-async fn wait_for_events(
-    listener: &mut Option<PgListener>,
-    appended_here: &mut watch::Receiver<u64>,
-    settings: &RunnerSettings,
-    stopped: &mut watch::Receiver<bool>,
-) {
-    let notified = async {
-        match listener.as_mut() {
-            Some(active) => Some(active.recv().await),
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        received = notified => {
-            if let Some(Err(error)) = received {
-                tracing::warn!(%error, "notification listener failed; polling only");
-                *listener = None;
+/// What a waiting runner needs to tell its wake-ups apart.
+struct Waker<'a> {
+    /// The payload of this process's own notifications.
+    origin: &'a str,
+    counts: &'a RunnerCounts,
+    settings: &'a RunnerSettings,
+}
+
+impl Waker<'_> {
+    /// Waits for an append of this process, a notification from another, the poll interval
+    /// or the stop, whichever comes first. A notification this process sent is skipped: the
+    /// append it stands for woke the runner through `appended_here` already. Notifications
+    /// queued behind the one that woke it are taken with it, so a burst costs one read.
+    async fn wait_for_events(
+        &self,
+        listener: &mut Option<PgListener>,
+        appended_here: &mut watch::Receiver<u64>,
+        stopped: &mut watch::Receiver<bool>,
+    ) {
+        let notified = async {
+            let Some(active) = listener.as_mut() else {
+                return std::future::pending().await;
+            };
+            loop {
+                match active.recv().await {
+                    Ok(notification) if notification.payload() == self.origin => {
+                        self.counts
+                            .own_notifications_skipped
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => {
+                        while active.next_buffered().is_some() {}
+                        return Ok(());
+                    }
+                    Err(error) => return Err(error),
+                }
             }
+        };
+        tokio::select! {
+            received = notified => {
+                if let Err(error) = received {
+                    tracing::warn!(%error, "notification listener failed; polling only");
+                    *listener = None;
+                }
+            }
+            _ = appended_here.changed() => {}
+            _ = tokio::time::sleep(self.settings.poll_interval) => {}
+            _ = stopped.changed() => {}
         }
-        _ = appended_here.changed() => {}
-        _ = tokio::time::sleep(settings.poll_interval) => {}
-        _ = stopped.changed() => {}
     }
 }
 

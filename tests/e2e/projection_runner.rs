@@ -500,3 +500,83 @@ async fn a_batch_with_nothing_for_the_projection_only_moves_its_checkpoint() {
     assert_eq!(kept.events_applied, 7, "every event counted once");
     db.drop_database().await;
 }
+
+/// Waits until `counted` gives at least `target`, failing the test after ten seconds.
+async fn wait_for_count(what: &str, target: u64, counted: impl Fn() -> u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counted() < target {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} of {target}",
+            counted()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A runner skips the notifications its own process sent (the `watch` channel woke it for
+/// those appends already), and still wakes for another process's: before, every
+/// notification woke every runner of the sending process for a read that found nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_skips_its_own_process_notifications_and_wakes_for_others() {
+    let db = TestDatabase::create().await;
+    let settings = RunnerSettings {
+        // Only a notification can wake it within the test.
+        poll_interval: Duration::from_secs(3600),
+        coalesce: Duration::ZERO,
+        use_advisory_lock: false,
+        ..RunnerSettings::default()
+    };
+    let handle = runner::spawn(
+        db.pool.clone(),
+        Arc::new(WantsOneType {
+            batches: std::sync::atomic::AtomicUsize::new(0),
+        }),
+        settings,
+    );
+    // Its first batch finds the log empty; then it waits.
+    wait_for_count("first batch", 1, || handle.counts().batches()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let batches_before = handle.counts().batches();
+    let origin = otop_projections::log_signal::LogSignal::of_database(&db.pool)
+        .origin()
+        .to_string();
+    let notify = |payload: String| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(runner::NOTIFY_CHANNEL)
+                .bind(payload)
+                .execute(&pool)
+                .await
+                .expect("notify");
+        }
+    };
+    // One at a time, apart: a runner that took them as wake-ups would read once for each.
+    for _ in 0..10 {
+        notify(origin.clone()).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_for_count("own notifications skipped", 10, || {
+        handle.counts().own_notifications_skipped()
+    })
+    .await;
+    assert_eq!(
+        handle.counts().batches(),
+        batches_before,
+        "its own process's notifications woke no read"
+    );
+
+    // The control: another process's notification wakes it for one read.
+    notify(uuid::Uuid::now_v7().to_string()).await;
+    wait_for_count(
+        "a read after another process's notification",
+        batches_before + 1,
+        || handle.counts().batches(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(handle.counts().batches(), batches_before + 1);
+    handle.stop().await;
+    db.drop_database().await;
+}
