@@ -895,9 +895,92 @@ struct Throughput {
     seconds: f64,
     /// p50 and p99 of the time from request to reply, in ms.
     latency_ms: (f64, f64),
+    /// CPU spent while the commands ran.
+    cpu: CpuSpent,
+}
+
+/// CPU seconds read from /proc: the API process's (user + system, its threads together),
+/// this load generator's, and the whole machine's (every core's busy time: the API,
+/// PostgreSQL, this generator and anything else running). Counted in the kernel's USER_HZ
+/// ticks, which /proc gives as 100 a second.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuSpent {
+    api_seconds: f64,
+    generator_seconds: f64,
+    machine_seconds: f64,
+}
+
+impl CpuSpent {
+    const TICKS_PER_SECOND: f64 = 100.0;
+
+    /// What the API process (`api_pid`), this process and the machine have spent so far;
+    /// zero where /proc cannot be read.
+    fn now(api_pid: Option<u32>) -> CpuSpent {
+        let api_ticks = api_pid.map_or(0.0, |pid| Self::process_ticks(&pid.to_string()));
+        let generator_ticks = Self::process_ticks("self");
+        let machine_ticks = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|stat| {
+                let line = stat.lines().next()?.strip_prefix("cpu ")?.to_string();
+                let ticks: Vec<f64> = line
+                    .split_whitespace()
+                    .filter_map(|field| field.parse().ok())
+                    .collect();
+                // user nice system idle iowait irq softirq steal: busy is all but idle and
+                // iowait.
+                Some(
+                    ticks.iter().take(8).sum::<f64>()
+                        - ticks.get(3).copied().unwrap_or(0.0)
+                        - ticks.get(4).copied().unwrap_or(0.0),
+                )
+            })
+            .unwrap_or(0.0);
+        CpuSpent {
+            api_seconds: api_ticks / Self::TICKS_PER_SECOND,
+            generator_seconds: generator_ticks / Self::TICKS_PER_SECOND,
+            machine_seconds: machine_ticks / Self::TICKS_PER_SECOND,
+        }
+    }
+
+    /// utime + stime of /proc/`pid`/stat (0 when unreadable).
+    fn process_ticks(pid: &str) -> f64 {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                // The fields after the command's closing parenthesis; utime and stime are
+                // the 14th and 15th of the whole line.
+                let (_, after) = stat.rsplit_once(')')?;
+                let fields: Vec<&str> = after.split_whitespace().collect();
+                let utime: f64 = fields.get(11)?.parse().ok()?;
+                let stime: f64 = fields.get(12)?.parse().ok()?;
+                Some(utime + stime)
+            })
+            .unwrap_or(0.0)
+    }
+
+    fn since(self, before: CpuSpent) -> CpuSpent {
+        CpuSpent {
+            api_seconds: self.api_seconds - before.api_seconds,
+            generator_seconds: self.generator_seconds - before.generator_seconds,
+            machine_seconds: self.machine_seconds - before.machine_seconds,
+        }
+    }
 }
 
 impl Throughput {
+    /// CPU milliseconds per command: the API process's, the load generator's, and the rest
+    /// of the machine's (PostgreSQL's, mostly).
+    fn cpu_ms_per_command(&self) -> (f64, f64, f64) {
+        let per_command = |seconds: f64| seconds * 1_000.0 / self.commands.max(1) as f64;
+        (
+            per_command(self.cpu.api_seconds),
+            per_command(self.cpu.generator_seconds),
+            per_command(
+                self.cpu.machine_seconds - self.cpu.api_seconds - self.cpu.generator_seconds,
+            ),
+        )
+    }
+
     fn commands_per_second(&self) -> f64 {
         self.commands as f64 / self.seconds
     }
@@ -949,17 +1032,18 @@ async fn commands_through_api(
     client: &Arc<Client>,
     scale: Scale,
     limits: &Limits,
+    api_pid: Option<u32>,
 ) -> anyhow::Result<(Commands, checkout::Catalog)> {
     let shop = checkout::catalog(client, CHECKOUT_VENDORS, 1_000_000).await?;
     let duration = Duration::from_secs(scale.seconds);
 
-    let price_1 = price_changes(pool, client, &shop.listings, 1, duration).await?;
-    let price_8 = price_changes(pool, client, &shop.listings, 8, duration).await?;
-    let checkout_1 = checkouts(pool, client, &shop.listings, 1, duration).await?;
-    let checkout_8 = checkouts(pool, client, &shop.listings, 8, duration).await?;
+    let price_1 = price_changes(pool, client, &shop.listings, 1, duration, api_pid).await?;
+    let price_8 = price_changes(pool, client, &shop.listings, 8, duration, api_pid).await?;
+    let checkout_1 = checkouts(pool, client, &shop.listings, 1, duration, api_pid).await?;
+    let checkout_8 = checkouts(pool, client, &shop.listings, 8, duration, api_pid).await?;
     // Every cart on the same four vendors: the shoppers' carts collide all the time.
     let hot = &shop.listings[..8];
-    let checkout_hot = checkouts(pool, client, hot, 8, duration).await?;
+    let checkout_hot = checkouts(pool, client, hot, 8, duration, api_pid).await?;
     let flash_shop = checkout::catalog(client, 1, FLASH_SALE_UNITS as i64).await?;
     let flash_sale = checkout::flash_sale(
         client.clone(),
@@ -973,7 +1057,10 @@ async fn commands_through_api(
                "events_per_command": t.events as f64 / t.commands.max(1) as f64,
                "events_of_bare": t.events_per_second() / bare, "commands": t.commands,
                "of_single_row_commits": t.commands_per_second() / commits,
-               "p50_ms": t.latency_ms.0, "p99_ms": t.latency_ms.1})
+               "p50_ms": t.latency_ms.0, "p99_ms": t.latency_ms.1,
+               "api_cpu_ms_per_command": t.cpu_ms_per_command().0,
+               "load_generator_cpu_ms_per_command": t.cpu_ms_per_command().1,
+               "rest_of_machine_cpu_ms_per_command": t.cpu_ms_per_command().2})
     };
     let ms = |d: Duration| d.as_secs_f64() * 1_000.0;
     let commands = Commands {
@@ -1004,7 +1091,8 @@ async fn through_api(
     limits: &Limits,
 ) -> anyhow::Result<ThroughApi> {
     let client = Arc::new(Client::new(api.client_base()));
-    let (commands, shop) = commands_through_api(pool, &client, scale, limits).await?;
+    let (commands, shop) =
+        commands_through_api(pool, &client, scale, limits, Some(api.child.id())).await?;
     let freshness = freshness(
         pool,
         &client,
@@ -1055,8 +1143,10 @@ async fn price_changes(
     listings: &[(Uuid, Uuid)],
     clients: usize,
     duration: Duration,
+    api_pid: Option<u32>,
 ) -> anyhow::Result<Throughput> {
     let before = head_position(pool).await?;
+    let cpu_before = CpuSpent::now(api_pid);
     let started = Instant::now();
     let tasks: Vec<_> = listings
         .iter()
@@ -1089,11 +1179,13 @@ async fn price_changes(
         latencies.extend(task.await??);
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = CpuSpent::now(api_pid).since(cpu_before);
     Ok(Throughput {
         commands: latencies.len(),
         events: events_after(pool, before).await?,
         seconds,
         latency_ms: p50_p99_ms(&mut latencies),
+        cpu,
     })
 }
 
@@ -1104,15 +1196,19 @@ async fn checkouts(
     listings: &[(Uuid, Uuid)],
     clients: usize,
     duration: Duration,
+    api_pid: Option<u32>,
 ) -> anyhow::Result<Throughput> {
     let before = head_position(pool).await?;
     let cart = checkout::two_vendor_cart(listings.to_vec());
+    let cpu_before = CpuSpent::now(api_pid);
     let mut run = checkout::run_checkouts(client.clone(), clients, duration, cart).await?;
+    let cpu = CpuSpent::now(api_pid).since(cpu_before);
     Ok(Throughput {
         commands: run.checkouts,
         events: events_after(pool, before).await?,
         seconds: run.seconds,
         latency_ms: p50_p99_ms(&mut run.latencies),
+        cpu,
     })
 }
 
@@ -1140,7 +1236,8 @@ fn commands_markdown(limits: &Limits, commands: &Commands) -> String {
             "| {name} | {:.1} commands/s ({:.0} events/s) | {:.1} commands/s ({:.0} events/s) |\n\
              | {name}: commands / single-row commits | {:.3} | {:.3} |\n\
              | {name}: events / bare | {:.2} | {:.2} |\n\
-             | {name}: p50 / p99 | {:.1} / {:.1} ms | {:.1} / {:.1} ms |\n",
+             | {name}: p50 / p99 | {:.1} / {:.1} ms | {:.1} / {:.1} ms |\n\
+             | {name}: CPU ms per command, API process / load generator / rest of the machine | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} |\n",
             pair[0].commands_per_second(),
             pair[0].events_per_second(),
             pair[1].commands_per_second(),
@@ -1153,6 +1250,12 @@ fn commands_markdown(limits: &Limits, commands: &Commands) -> String {
             pair[0].latency_ms.1,
             pair[1].latency_ms.0,
             pair[1].latency_ms.1,
+            pair[0].cpu_ms_per_command().0,
+            pair[0].cpu_ms_per_command().1,
+            pair[0].cpu_ms_per_command().2,
+            pair[1].cpu_ms_per_command().0,
+            pair[1].cpu_ms_per_command().1,
+            pair[1].cpu_ms_per_command().2,
         ));
     }
     let hot = &commands.checkout_hot;
@@ -1406,7 +1509,8 @@ pub async fn write_path_only(
         let api = ApiProcess::start(otop, &db.url, index_dir, None).await?;
         let client = Arc::new(Client::new(api.client_base()));
         progress(started, "commands through HTTP");
-        let commands = commands_through_api(pool, &client, scale, &limits).await;
+        let commands =
+            commands_through_api(pool, &client, scale, &limits, Some(api.child.id())).await;
         let measured = match commands {
             Ok((commands, shop)) => {
                 progress(started, "freshness");
