@@ -132,6 +132,10 @@ const LISTING_VENDOR: Follow = Follow {
     event_type: "ListingCreated",
     field: "vendor_id",
     aggregate_type: <Vendor as cqrs_es::Aggregate>::TYPE,
+    held: |state| {
+        let listing = state.downcast_ref::<Listing>()?.state()?;
+        Some(listing.vendor_id.to_string())
+    },
 };
 
 /// One query loads the cart's listings and their vendors. The orders are new streams: they

@@ -251,6 +251,11 @@ pub struct Follow {
     pub event_type: &'static str,
     pub field: &'static str,
     pub aggregate_type: &'static str,
+    /// The same id read from a state this process holds of a loaded stream (`None` when the
+    /// state names none). The event that opens a stream never changes, so neither does what
+    /// it names: with every loaded stream held, the followed ones are known without asking
+    /// the log, and the load reads only the tails of streams it holds.
+    pub held: fn(&(dyn std::any::Any + Send + Sync)) -> Option<String>,
 }
 
 /// One row of a multi-stream append.
@@ -414,6 +419,8 @@ pub struct EventStore {
     cache: Option<Arc<StreamCache>>,
     /// Events read from the log by loads (for tests of what the cache saves).
     events_read: AtomicU64,
+    /// Loads that asked `load_streams` (snapshots, followed streams), not only tails.
+    function_loads: AtomicU64,
     appended: Arc<LogSignal>,
 }
 
@@ -436,6 +443,7 @@ impl EventStore {
             decided_gate: None,
             cache,
             events_read: AtomicU64::new(0),
+            function_loads: AtomicU64::new(0),
             appended,
         }
     }
@@ -455,6 +463,12 @@ impl EventStore {
     /// How many events loads have read from the log so far.
     pub fn events_read(&self) -> u64 {
         self.events_read.load(Ordering::Relaxed)
+    }
+
+    /// How many loads have asked `load_streams` (snapshots, followed streams) rather than
+    /// only the tails of streams this process holds.
+    pub fn function_loads(&self) -> u64 {
+        self.function_loads.load(Ordering::Relaxed)
     }
 
     /// Without the in-process stream locks: every concurrent writer races in the database,
@@ -527,6 +541,10 @@ impl EventStore {
         if let ([key], [Some(held)], None) = (keys, held.as_slice(), follow) {
             return self.load_after_held(key, held.clone()).await;
         }
+        if let Some(all_held) = cache.and_then(|cache| Self::all_held(cache, keys, &held, follow)) {
+            return self.load_tails(all_held).await;
+        }
+        self.function_loads.fetch_add(1, Ordering::Relaxed);
         let after: Vec<Option<i64>> = held
             .iter()
             .map(|held| held.as_ref().map(|held| held.last_sequence as i64))
@@ -589,6 +607,96 @@ impl EventStore {
             }
         }
         Ok(LoadedStreams { store: self, raw })
+    }
+
+    /// Every stream of `keys` and every stream `follow` names from them, when this process
+    /// holds them all; `None` when it does not (then the log is asked).
+    fn all_held(
+        cache: &StreamCache,
+        keys: &[StreamKey],
+        held: &[Option<Arc<CachedStream>>],
+        follow: Option<&Follow>,
+    ) -> Option<Vec<(StreamKey, Arc<CachedStream>)>> {
+        let mut all: Vec<(StreamKey, Arc<CachedStream>)> = Vec::with_capacity(keys.len() * 2);
+        for (key, held) in keys.iter().zip(held) {
+            let held = held.clone()?;
+            if let Some(follow) = follow {
+                let followed = StreamKey {
+                    aggregate_type: follow.aggregate_type,
+                    aggregate_id: (follow.held)(held.state.as_ref())?,
+                };
+                if !all.iter().any(|(known, _)| *known == followed) {
+                    let followed_held = cache.get(&followed)?;
+                    all.push((followed, followed_held));
+                }
+            }
+            if !all.iter().any(|(known, _)| known == key) {
+                all.push((key.clone(), held));
+            }
+        }
+        Some(all)
+    }
+
+    /// Streams this process holds, all of them: only the events after each one's state, in
+    /// one statement by the events' key.
+    async fn load_tails(
+        &self,
+        held: Vec<(StreamKey, Arc<CachedStream>)>,
+    ) -> Result<LoadedStreams<'_>, AppendError> {
+        let types: Vec<&str> = held.iter().map(|(key, _)| key.aggregate_type).collect();
+        let ids: Vec<&str> = held
+            .iter()
+            .map(|(key, _)| key.aggregate_id.as_str())
+            .collect();
+        let after: Vec<i64> = held
+            .iter()
+            .map(|(_, state)| state.last_sequence as i64)
+            .collect();
+        let rows = sqlx::query(
+            "SELECT k.n, e.sequence, e.payload, e.position
+               FROM UNNEST($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY
+                    AS k(aggregate_type, aggregate_id, after, n)
+               JOIN events e ON e.aggregate_type = k.aggregate_type
+                            AND e.aggregate_id = k.aggregate_id
+                            AND e.sequence > k.after
+              ORDER BY k.n, e.sequence",
+        )
+        .bind(&types)
+        .bind(&ids)
+        .bind(&after)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut streams: Vec<(StreamKey, RawStream)> = held
+            .into_iter()
+            .map(|(key, state)| {
+                let stream = RawStream {
+                    last_position: state.last_position,
+                    cached: Some(state),
+                    ..RawStream::default()
+                };
+                (key, stream)
+            })
+            .collect();
+        for row in rows {
+            let ordinal: i64 = row.try_get("n")?;
+            let Some((_, stream)) = usize::try_from(ordinal - 1)
+                .ok()
+                .and_then(|index| streams.get_mut(index))
+            else {
+                continue;
+            };
+            self.events_read.fetch_add(1, Ordering::Relaxed);
+            let position: i64 = row.try_get("position")?;
+            stream.last_position = stream.last_position.max(position);
+            stream.events.push(RawEvent {
+                sequence: row.try_get::<i64, _>("sequence")? as usize,
+                payload: row.try_get("payload")?,
+            });
+        }
+        Ok(LoadedStreams {
+            store: self,
+            raw: streams.into_iter().collect(),
+        })
     }
 
     /// One stream this process holds: only the events after its state, by the events' key

@@ -1115,3 +1115,76 @@ async fn a_checkout_placed_again_with_its_ids_finds_its_orders_and_writes_nothin
     assert_eq!(listing_state(&app, listing).await.available, 3);
     app.cleanup().await;
 }
+
+/// A checkout whose listings and vendors this process holds reads only their tails from the
+/// log, not their snapshots through `load_streams`, and still sees what another process
+/// appended since: here a vendor suspended through the server, which refuses the next cart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_on_streams_this_process_holds_reads_only_their_tails() {
+    use otop_domain::{Actor, EventMetadata, Role};
+    use otop_projections::checkout::{place_checkout, CartLine, CheckoutError, CheckoutRequest};
+
+    let app = TestApp::spawn().await;
+    let silk = app.approved_vendor("กลุ่มทอผ้าไหม").await;
+    let silver = app.approved_vendor("กลุ่มเครื่องเงิน").await;
+    let scarf = app.published_listing(silk, 10).await;
+    let bangle = app.published_listing(silver, 10).await;
+    let shopper = Actor::new("tails", Role::Shopper);
+    let request = |lines: &[(Uuid, u32)]| CheckoutRequest {
+        checkout_id: Uuid::now_v7(),
+        lines: lines
+            .iter()
+            .map(|&(listing_id, quantity)| CartLine {
+                listing_id,
+                quantity,
+            })
+            .collect(),
+        shipping_address: shipping_address(),
+        metadata: EventMetadata::for_request(shopper.clone(), "tails", chrono::Utc::now()),
+        derived_ids: false,
+    };
+    // A store with a cache of its own: only its own loads fill it.
+    let store = otop_projections::EventStore::new(app.pool.clone()).with_private_cache();
+
+    place_checkout(&store, &request(&[(scarf, 1), (bangle, 1)]))
+        .await
+        .expect("first checkout");
+    assert_eq!(
+        store.function_loads(),
+        1,
+        "the first checkout reads the listings' snapshots and follows them to their vendors"
+    );
+    place_checkout(&store, &request(&[(scarf, 2), (bangle, 2)]))
+        .await
+        .expect("second checkout");
+    assert_eq!(
+        store.function_loads(),
+        1,
+        "the second reads only the tails of the four streams it holds"
+    );
+    assert_eq!(listing_state(&app, scarf).await.available, 7);
+
+    app.post(
+        &format!("/v1/vendors/{silver}/suspend"),
+        &app.admin(),
+        json!({"reason": "audit"}),
+    )
+    .await;
+    let refused = place_checkout(&store, &request(&[(scarf, 1), (bangle, 1)])).await;
+    let Err(CheckoutError::Lines(lines)) = refused else {
+        panic!("a suspended vendor's line must be refused: {refused:?}");
+    };
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].listing_id, bangle);
+    assert_eq!(
+        store.function_loads(),
+        1,
+        "the suspension came with the vendor's tail"
+    );
+    assert_eq!(
+        listing_state(&app, scarf).await.available,
+        7,
+        "nothing was written"
+    );
+    app.cleanup().await;
+}
