@@ -685,18 +685,24 @@ impl EventStore {
             else {
                 continue;
             };
-            self.events_read.fetch_add(1, Ordering::Relaxed);
-            let position: i64 = row.try_get("position")?;
-            stream.last_position = stream.last_position.max(position);
-            stream.events.push(RawEvent {
-                sequence: row.try_get::<i64, _>("sequence")? as usize,
-                payload: row.try_get("payload")?,
-            });
+            self.add_tail_event(stream, &row)?;
         }
         Ok(LoadedStreams {
             store: self,
             raw: streams.into_iter().collect(),
         })
+    }
+
+    /// An event read after a held state (`sequence`, `payload`, `position`), onto its stream.
+    fn add_tail_event(&self, stream: &mut RawStream, row: &PgRow) -> Result<(), sqlx::Error> {
+        self.events_read.fetch_add(1, Ordering::Relaxed);
+        let position: i64 = row.try_get("position")?;
+        stream.last_position = stream.last_position.max(position);
+        stream.events.push(RawEvent {
+            sequence: row.try_get::<i64, _>("sequence")? as usize,
+            payload: row.try_get("payload")?,
+        });
+        Ok(())
     }
 
     /// One stream this process holds: only the events after its state, by the events' key
@@ -722,13 +728,7 @@ impl EventStore {
             ..RawStream::default()
         };
         for row in rows {
-            self.events_read.fetch_add(1, Ordering::Relaxed);
-            let position: i64 = row.try_get("position")?;
-            stream.last_position = stream.last_position.max(position);
-            stream.events.push(RawEvent {
-                sequence: row.try_get::<i64, _>("sequence")? as usize,
-                payload: row.try_get("payload")?,
-            });
+            self.add_tail_event(&mut stream, &row)?;
         }
         Ok(LoadedStreams {
             store: self,
