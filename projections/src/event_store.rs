@@ -532,19 +532,18 @@ impl EventStore {
         follow: Option<&Follow>,
         cache: Option<&StreamCache>,
     ) -> Result<LoadedStreams<'_>, AppendError> {
-        let types: Vec<&str> = keys.iter().map(|k| k.aggregate_type).collect();
-        let ids: Vec<&str> = keys.iter().map(|k| k.aggregate_id.as_str()).collect();
         let held: Vec<Option<Arc<CachedStream>>> = keys
             .iter()
             .map(|key| cache.and_then(|cache| cache.get(key)))
             .collect();
-        if let ([key], [Some(held)], None) = (keys, held.as_slice(), follow) {
-            return self.load_after_held(key, held.clone()).await;
-        }
+        // Every stream held (the command on one aggregate, the common case; a checkout on
+        // listings and vendors this process has seen): only their tails, by the events' key.
         if let Some(all_held) = cache.and_then(|cache| Self::all_held(cache, keys, &held, follow)) {
             return self.load_tails(all_held).await;
         }
         self.function_loads.fetch_add(1, Ordering::Relaxed);
+        let types: Vec<&str> = keys.iter().map(|k| k.aggregate_type).collect();
+        let ids: Vec<&str> = keys.iter().map(|k| k.aggregate_id.as_str()).collect();
         let after: Vec<Option<i64>> = held
             .iter()
             .map(|held| held.as_ref().map(|held| held.last_sequence as i64))
@@ -685,54 +684,17 @@ impl EventStore {
             else {
                 continue;
             };
-            self.add_tail_event(stream, &row)?;
+            self.events_read.fetch_add(1, Ordering::Relaxed);
+            let position: i64 = row.try_get("position")?;
+            stream.last_position = stream.last_position.max(position);
+            stream.events.push(RawEvent {
+                sequence: row.try_get::<i64, _>("sequence")? as usize,
+                payload: row.try_get("payload")?,
+            });
         }
         Ok(LoadedStreams {
             store: self,
             raw: streams.into_iter().collect(),
-        })
-    }
-
-    /// An event read after a held state (`sequence`, `payload`, `position`), onto its stream.
-    fn add_tail_event(&self, stream: &mut RawStream, row: &PgRow) -> Result<(), sqlx::Error> {
-        self.events_read.fetch_add(1, Ordering::Relaxed);
-        let position: i64 = row.try_get("position")?;
-        stream.last_position = stream.last_position.max(position);
-        stream.events.push(RawEvent {
-            sequence: row.try_get::<i64, _>("sequence")? as usize,
-            payload: row.try_get("payload")?,
-        });
-        Ok(())
-    }
-
-    /// One stream this process holds: only the events after its state, by the events' key
-    /// (the command on one aggregate, the common case, needs nothing else).
-    async fn load_after_held(
-        &self,
-        key: &StreamKey,
-        held: Arc<CachedStream>,
-    ) -> Result<LoadedStreams<'_>, AppendError> {
-        let rows = sqlx::query(
-            "SELECT sequence, payload, position FROM events
-              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
-              ORDER BY sequence",
-        )
-        .bind(key.aggregate_type)
-        .bind(&key.aggregate_id)
-        .bind(held.last_sequence as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut stream = RawStream {
-            last_position: held.last_position,
-            cached: Some(held),
-            ..RawStream::default()
-        };
-        for row in rows {
-            self.add_tail_event(&mut stream, &row)?;
-        }
-        Ok(LoadedStreams {
-            store: self,
-            raw: HashMap::from([(key.clone(), stream)]),
         })
     }
 
