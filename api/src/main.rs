@@ -210,10 +210,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ");
             let bar = ProgressBar::new(&label);
-            let report = rebuild::rebuild_together(&pool, &kinds, 1_000, |done, total| {
-                bar.show(done, total)
-            })
-            .await?;
+            let report =
+                rebuild::rebuild_together(&pool, &kinds, rebuild::BATCH_SIZE, |done, total| {
+                    bar.show(done, total)
+                })
+                .await?;
             bar.finish();
             let seconds = started.elapsed().as_secs_f64();
             eprintln!(

@@ -32,6 +32,35 @@ impl BenchDatabase {
         })
     }
 
+    /// Opens `name` on `server`, a database an earlier run kept (`BENCH_KEEP_DATABASE`), and
+    /// brings its schema up to date.
+    pub async fn open(server: &str, name: &str) -> anyhow::Result<BenchDatabase> {
+        let url = PgConnectOptions::from_str(server)?
+            .database(name)
+            .to_url_lossy()
+            .to_string();
+        let pool = otop_projections::db::connect(&url, 32).await?;
+        otop_projections::db::migrate(&pool).await?;
+        Ok(BenchDatabase {
+            server: server.to_string(),
+            name: name.to_string(),
+            url,
+            pool,
+        })
+    }
+
+    /// Drops the database, unless `BENCH_KEEP_DATABASE` is set (then says which it kept).
+    pub async fn drop_unless_kept(self) -> anyhow::Result<()> {
+        if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
+            eprintln!(
+                "BENCH_KEEP_DATABASE is set: kept the database {}",
+                self.name
+            );
+            return Ok(());
+        }
+        self.drop_database().await
+    }
+
     pub async fn drop_database(self) -> anyhow::Result<()> {
         self.pool.close().await;
         let options = PgConnectOptions::from_str(&self.server)?.database("postgres");

@@ -138,6 +138,14 @@ enum Command {
         /// How long to measure freshness, in seconds.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Measure on this database, kept by an earlier run (`BENCH_KEEP_DATABASE=1`),
+        /// instead of generating a log: the rebuilds can then be compared run after run on
+        /// the same events. The database is left in place.
+        #[arg(long)]
+        reuse_database: Option<String>,
+        /// Events per batch of each rebuild.
+        #[arg(long, default_value_t = otop_projections::rebuild::BATCH_SIZE)]
+        rebuild_batch: i64,
     },
 }
 
@@ -179,7 +187,21 @@ async fn main() -> anyhow::Result<()> {
                 suite::write_path_only(&cli.server, listings, seconds, &otop).await?;
             Report { markdown, json }
         }
-        Command::ReadSide { events, seconds } => read_side(&cli.server, events, seconds).await?,
+        Command::ReadSide {
+            events,
+            seconds,
+            reuse_database,
+            rebuild_batch,
+        } => {
+            read_side(
+                &cli.server,
+                events,
+                seconds,
+                reuse_database.as_deref(),
+                rebuild_batch,
+            )
+            .await?
+        }
         Command::Checkout {
             seconds,
             busy_orders,
@@ -257,7 +279,7 @@ async fn checkout(server: &str, seconds: u64, busy_orders: usize) -> anyhow::Res
         "busy_listing_load_ms": {"p50": figures.busy_load_ms.0, "p99": figures.busy_load_ms.1},
         "fresh_listing_load_ms": {"p50": figures.fresh_load_ms.0, "p99": figures.fresh_load_ms.1},
     }});
-    db.drop_database().await?;
+    db.drop_unless_kept().await?;
     Ok(Report { markdown, json })
 }
 
@@ -300,7 +322,7 @@ async fn search(server: &str, listings: usize, repeats: usize) -> anyhow::Result
         "batch_documents_per_second": figures.batch_docs_per_second,
         "queries": queries,
     }});
-    db.drop_database().await?;
+    db.drop_unless_kept().await?;
     Ok(Report { markdown, json })
 }
 
@@ -435,25 +457,36 @@ struct Report {
     json: serde_json::Value,
 }
 
-async fn read_side(server: &str, target_events: usize, seconds: u64) -> anyhow::Result<Report> {
-    let db = BenchDatabase::create(server).await?;
+async fn read_side(
+    server: &str,
+    target_events: usize,
+    seconds: u64,
+    reuse_database: Option<&str>,
+    rebuild_batch: i64,
+) -> anyhow::Result<Report> {
+    let db = match reuse_database {
+        Some(name) => BenchDatabase::open(server, name).await?,
+        None => BenchDatabase::create(server).await?,
+    };
     let pool = db.pool.clone();
 
     // 1. A realistic log: 8 writers, about three events per round.
     let started = Instant::now();
-    let writers = 8usize;
-    let rounds = (target_events / writers / 3).max(1);
-    let tasks: Vec<_> = (0..writers)
-        .map(|writer| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                let stores = Stores::new(&pool);
-                generate(&stores, 17 + writer as u64, 5, rounds).await;
+    if reuse_database.is_none() {
+        let writers = 8usize;
+        let rounds = (target_events / writers / 3).max(1);
+        let tasks: Vec<_> = (0..writers)
+            .map(|writer| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    let stores = Stores::new(&pool);
+                    generate(&stores, 17 + writer as u64, 5, rounds).await;
+                })
             })
-        })
-        .collect();
-    for task in tasks {
-        task.await.context("a writer failed")?;
+            .collect();
+        for task in tasks {
+            task.await.context("a writer failed")?;
+        }
     }
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(&pool)
@@ -471,7 +504,7 @@ async fn read_side(server: &str, target_events: usize, seconds: u64) -> anyhow::
     let started_all = Instant::now();
     for kind in ProjectionKind::ALL {
         let started = Instant::now();
-        let report = rebuild(&pool, kind, 1_000, |_, _| {}).await?;
+        let report = rebuild(&pool, kind, rebuild_batch, |_, _| {}).await?;
         let seconds = started.elapsed().as_secs_f64();
         let rate = report.events_applied as f64 / seconds;
         rebuild_rows.push(format!(
@@ -485,7 +518,7 @@ async fn read_side(server: &str, target_events: usize, seconds: u64) -> anyhow::
     let one_by_one_rate = events as f64 / started_all.elapsed().as_secs_f64();
     // `otop rebuild all`: one read of the log for the four, swapped in together.
     let started_all = Instant::now();
-    let together = rebuild_together(&pool, &ProjectionKind::ALL, 1_000, |_, _| {}).await?;
+    let together = rebuild_together(&pool, &ProjectionKind::ALL, rebuild_batch, |_, _| {}).await?;
     let all_seconds = started_all.elapsed().as_secs_f64();
     let all_rate = together.events_applied as f64 / all_seconds;
 
@@ -630,6 +663,8 @@ async fn read_side(server: &str, target_events: usize, seconds: u64) -> anyhow::
             "freshness_ms": {"p50": ms(p50), "p99": ms(p99), "commands": commands},
         }
     });
-    db.drop_database().await?;
+    if reuse_database.is_none() {
+        db.drop_unless_kept().await?;
+    }
     Ok(Report { markdown, json })
 }

@@ -241,11 +241,7 @@ async fn on_fresh_database<T>(
     let index_dir = std::env::temp_dir().join(format!("{}-index", db.name));
     let outcome = measure(&db, &index_dir).await;
     let _ = std::fs::remove_dir_all(&index_dir);
-    if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
-        eprintln!("BENCH_KEEP_DATABASE is set: kept the database {}", db.name);
-        return outcome;
-    }
-    db.drop_database().await?;
+    db.drop_unless_kept().await?;
     outcome
 }
 
@@ -550,7 +546,7 @@ async fn read_side(pool: &PgPool) -> anyhow::Result<ReadSide> {
     let mut total_seconds = 0.0;
     for kind in ProjectionKind::ALL {
         let started = Instant::now();
-        let report = rebuild(pool, kind, 1_000, |_, _| {}).await?;
+        let report = rebuild(pool, kind, otop_projections::rebuild::BATCH_SIZE, |_, _| {}).await?;
         let seconds = started.elapsed().as_secs_f64();
         total_seconds += seconds;
         rebuilds.push((kind.name(), report.events_applied as f64 / seconds));
@@ -558,7 +554,13 @@ async fn read_side(pool: &PgPool) -> anyhow::Result<ReadSide> {
     let one_by_one_rate = events as f64 / total_seconds;
     // `otop rebuild all`: the four from one read of the log, swapped in together.
     let started = Instant::now();
-    let together = rebuild_together(pool, &ProjectionKind::ALL, 1_000, |_, _| {}).await?;
+    let together = rebuild_together(
+        pool,
+        &ProjectionKind::ALL,
+        otop_projections::rebuild::BATCH_SIZE,
+        |_, _| {},
+    )
+    .await?;
     let all_rate = together.events_applied as f64 / started.elapsed().as_secs_f64();
     let json = json!({
         "events": events,
