@@ -31,6 +31,7 @@ use otop_projections::rebuild::{rebuild, rebuild_together};
 use otop_projections::runner::{self, RunnerSettings};
 use otop_projections::{checkpoint, ProjectionKind};
 use otop_search::SearchIndex;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -592,11 +593,12 @@ pub async fn raw_read(pool: &PgPool) -> anyhow::Result<(u64, f64)> {
         let Some(last) = batch.last() else { break };
         cursor = last.cursor();
         for event in &batch {
-            let payload = event.payload.clone();
+            // As the projections decode (`read_models::decode`): from the parsed JSON, no copy.
+            let payload = &event.payload;
             match event.aggregate_type.as_str() {
-                "Vendor" => drop(serde_json::from_value::<VendorEvent>(payload)?),
-                "Listing" => drop(serde_json::from_value::<ListingEvent>(payload)?),
-                "Order" => drop(serde_json::from_value::<OrderEvent>(payload)?),
+                "Vendor" => drop(VendorEvent::deserialize(payload)?),
+                "Listing" => drop(ListingEvent::deserialize(payload)?),
+                "Order" => drop(OrderEvent::deserialize(payload)?),
                 _ => {}
             }
         }

@@ -12,6 +12,7 @@ pub use kind::ProjectionKind;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgConnection;
 
@@ -30,8 +31,11 @@ pub(crate) fn recorded_at(event: &RecordedEvent) -> DateTime<Utc> {
         .unwrap_or(DateTime::UNIX_EPOCH)
 }
 
+/// The event's payload as the domain's type, read straight from the parsed JSON (no copy of
+/// it first: every projection decodes every event it applies, so a rebuild of four decodes
+/// each event four times).
 pub fn decode<T: DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
-    serde_json::from_value(event.payload.clone())
+    T::deserialize(&event.payload)
         .map_err(|error| ProjectionError::bad_event(event, format!("payload: {error}")))
 }
 
@@ -83,7 +87,7 @@ pub(crate) async fn upsert_rows(
     columns: &[&str],
     rows: Vec<Value>,
 ) -> Result<(), sqlx::Error> {
-    upsert_rows_keeping(conn, table, key, columns, &[], rows).await
+    upsert(conn, table, key, columns, &[], &[], &rows).await
 }
 
 /// [`upsert_rows`], but a row that exists keeps its values of `kept` (a new row takes them
@@ -96,6 +100,32 @@ pub(crate) async fn upsert_rows_keeping(
     kept: &[&str],
     rows: Vec<Value>,
 ) -> Result<(), sqlx::Error> {
+    upsert(conn, table, key, columns, kept, &[], &rows).await
+}
+
+/// [`upsert_rows`] of rows serialised straight from a typed row, where a row that exists
+/// keeps its value of a `filled` column wherever the new row has none (`null`): a batch
+/// writes what it saw, and never reads the row back for the rest.
+pub(crate) async fn upsert_rows_filling<T: Serialize>(
+    conn: &mut PgConnection,
+    table: &str,
+    key: &str,
+    columns: &[&str],
+    filled: &[&str],
+    rows: &[T],
+) -> Result<(), sqlx::Error> {
+    upsert(conn, table, key, columns, &[], filled, rows).await
+}
+
+async fn upsert<T: Serialize>(
+    conn: &mut PgConnection,
+    table: &str,
+    key: &str,
+    columns: &[&str],
+    kept: &[&str],
+    filled: &[&str],
+    rows: &[T],
+) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -103,7 +133,10 @@ pub(crate) async fn upsert_rows_keeping(
     let updates = columns
         .iter()
         .filter(|column| **column != key && !kept.contains(column))
-        .map(|column| format!("{column} = EXCLUDED.{column}"))
+        .map(|column| match filled.contains(column) {
+            true => format!("{column} = coalesce(EXCLUDED.{column}, {table}.{column})"),
+            false => format!("{column} = EXCLUDED.{column}"),
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
@@ -112,7 +145,7 @@ pub(crate) async fn upsert_rows_keeping(
          ON CONFLICT ({key}) DO UPDATE SET {updates}"
     );
     sqlx::query(&sql)
-        .bind(Value::Array(rows))
+        .bind(sqlx::types::Json(rows))
         .execute(conn)
         .await?;
     Ok(())
