@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use otop_domain::{Actor, ListingEvent, OrderEvent, Role, VendorEvent};
 use otop_projections::log::{cursor_of, head_position, read_after, LogCursor};
-use otop_projections::rebuild::{rebuild, rebuild_together};
+use otop_projections::rebuild::{rebuild, rebuild_together, BATCH_SIZE};
 use otop_projections::runner::{self, RunnerSettings};
 use otop_projections::{checkpoint, ProjectionKind};
 use otop_search::SearchIndex;
@@ -547,7 +547,7 @@ async fn read_side(pool: &PgPool) -> anyhow::Result<ReadSide> {
     let mut total_seconds = 0.0;
     for kind in ProjectionKind::ALL {
         let started = Instant::now();
-        let report = rebuild(pool, kind, otop_projections::rebuild::BATCH_SIZE, |_, _| {}).await?;
+        let report = rebuild(pool, kind, BATCH_SIZE, |_, _| {}).await?;
         let seconds = started.elapsed().as_secs_f64();
         total_seconds += seconds;
         rebuilds.push((kind.name(), report.events_applied as f64 / seconds));
@@ -555,13 +555,7 @@ async fn read_side(pool: &PgPool) -> anyhow::Result<ReadSide> {
     let one_by_one_rate = events as f64 / total_seconds;
     // `otop rebuild all`: the four from one read of the log, swapped in together.
     let started = Instant::now();
-    let together = rebuild_together(
-        pool,
-        &ProjectionKind::ALL,
-        otop_projections::rebuild::BATCH_SIZE,
-        |_, _| {},
-    )
-    .await?;
+    let together = rebuild_together(pool, &ProjectionKind::ALL, BATCH_SIZE, |_, _| {}).await?;
     let all_rate = together.events_applied as f64 / started.elapsed().as_secs_f64();
     let json = json!({
         "events": events,

@@ -177,15 +177,22 @@ pub(crate) async fn load_states<A: DeserializeOwned>(
     .await?;
     rows.into_iter()
         .map(|StoredRow { id, state, columns }| {
-            serde_json::from_value(state)
-                .map(|aggregate| (id, aggregate, columns))
-                .map_err(|error| ProjectionError::BadEvent {
-                    position: 0,
-                    event_type: String::new(),
-                    message: format!("stored state of {id} in {table} is unreadable: {error}"),
-                })
+            stored_state(table, id, &state).map(|aggregate| (id, aggregate, columns))
         })
         .collect()
+}
+
+/// The aggregate's state as a read model's row keeps it (its `state` column).
+pub(crate) fn stored_state<A: DeserializeOwned>(
+    table: &str,
+    id: uuid::Uuid,
+    state: &Value,
+) -> Result<A, ProjectionError> {
+    A::deserialize(state).map_err(|error| ProjectionError::BadEvent {
+        position: 0,
+        event_type: String::new(),
+        message: format!("stored state of {id} in {table} is unreadable: {error}"),
+    })
 }
 
 #[cfg(test)]

@@ -7,12 +7,14 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use otop_domain::order::{OrderEvent, ShippingAddress};
 use otop_domain::Order;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{aggregate_uuid, decode, fetch_by_ids, opened_in, recorded_at, upsert_rows_filling};
+use super::{
+    aggregate_uuid, decode, fetch_by_ids, opened_in, recorded_at, stored_state, upsert_rows_filling,
+};
 use crate::log::RecordedEvent;
 use crate::projection::{Projection, ProjectionError};
 
@@ -51,7 +53,7 @@ const ORDER_COLUMNS: &[&str] = &[
 ];
 
 /// When each of an order's steps happened, as far as this batch knows: a step it did not see
-/// is `None`, and the upsert keeps the stored time (see [`STEP_COLUMNS`]).
+/// is `None`, and the upsert keeps the stored time (see [`is_step_column`]).
 #[derive(Default, Serialize)]
 struct Steps {
     placed_at: Option<DateTime<Utc>>,
@@ -67,21 +69,11 @@ struct Steps {
     refunded_at: Option<DateTime<Utc>>,
 }
 
-/// The step columns: a batch writes the ones it saw and keeps the others as stored, so an
-/// order's row is never read back for them.
-const STEP_COLUMNS: &[&str] = &[
-    "placed_at",
-    "confirmed_at",
-    "rejected_at",
-    "paid_at",
-    "accepted_at",
-    "packed_at",
-    "shipped_at",
-    "delivered_at",
-    "cancelled_at",
-    "expired_at",
-    "refunded_at",
-];
+/// Whether `column` is a step column (`placed_at`, `paid_at`, ...): a batch writes the steps it
+/// saw and keeps the others as stored, so an order's row is never read back for them.
+fn is_step_column(column: &str) -> bool {
+    column.ends_with("_at") && column != "updated_at"
+}
 
 impl Steps {
     /// Records that `event`'s step happened at `at`.
@@ -257,15 +249,12 @@ impl OrdersProjection {
                 state: &row.aggregate,
             });
         }
-        upsert_rows_filling(
-            conn,
-            &self.table,
-            "order_id",
-            ORDER_COLUMNS,
-            STEP_COLUMNS,
-            &rows,
-        )
-        .await?;
+        let steps: Vec<&str> = ORDER_COLUMNS
+            .iter()
+            .copied()
+            .filter(|column| is_step_column(column))
+            .collect();
+        upsert_rows_filling(conn, &self.table, "order_id", ORDER_COLUMNS, &steps, &rows).await?;
         Ok(())
     }
 
@@ -289,16 +278,9 @@ impl OrdersProjection {
         let stored: Vec<Stored> = fetch_by_ids(conn, &sql, ids).await?;
         stored
             .into_iter()
-            .map(|row| match Order::deserialize(&row.state) {
-                Ok(order) => Ok((row.order_id, order, row.placed_at)),
-                Err(error) => Err(ProjectionError::BadEvent {
-                    position: 0,
-                    event_type: String::new(),
-                    message: format!(
-                        "stored state of {} in {} is unreadable: {error}",
-                        row.order_id, self.table
-                    ),
-                }),
+            .map(|row| {
+                let order = stored_state(&self.table, row.order_id, &row.state)?;
+                Ok((row.order_id, order, row.placed_at))
             })
             .collect()
     }
